@@ -1,0 +1,137 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { loadConfig } from './config/load.js';
+import { ConfigError } from './config/problems.js';
+import type { GatewayConfig } from './config/types.js';
+import { buildGateway } from './server.js';
+import { closeOnSignals } from './lifecycle.js';
+import { createLogger } from './observability/logging.js';
+import { hashKey } from './limit/keys.js';
+
+const HELP: Record<string, string> = {
+  main: `throttlegate: a YAML-configured API gateway with per-client rate limiting
+
+Usage:
+  throttlegate serve    [--config FILE] [--port N] [--host H]   run the gateway
+  throttlegate validate [--config FILE]                         check a config file
+  throttlegate hash-key KEY                                     print the label logs use for an API key
+
+The config file is --config, else $THROTTLEGATE_CONFIG, else configs/config.yaml.
+Run 'throttlegate <command> --help' for a command's options.`,
+  serve: `Usage: throttlegate serve [--config FILE] [--port N] [--host H]
+
+Serves the routes of FILE until SIGTERM or SIGINT, then drains in-flight requests.
+  --config FILE  config file (default: $THROTTLEGATE_CONFIG, else configs/config.yaml)
+  --port N       listen port, overriding server.port
+  --host H       listen address, overriding server.host
+  LOG_LEVEL      overrides log.level`,
+  validate: `Usage: throttlegate validate [--config FILE]
+
+Checks FILE. Prints "config OK" and exits 0, or prints every problem found and exits 1.`,
+  'hash-key': `Usage: throttlegate hash-key KEY
+
+Prints the label (key:<hash>) that access logs show for requests carrying API key KEY,
+so an operator can find a client's requests without the key ever being logged.`,
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    console.log(HELP.main);
+    return command === undefined ? 1 : 0;
+  }
+  if (!(command in HELP) || command === 'main') {
+    console.error(`throttlegate: unknown command "${command}"\n\n${HELP.main}`);
+    return 1;
+  }
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: rest,
+      allowPositionals: command === 'hash-key',
+      options: {
+        config: { type: 'string', short: 'c' },
+        port: { type: 'string' },
+        host: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (err) {
+    console.error(`throttlegate ${command}: ${(err as Error).message}\n\n${HELP[command]}`);
+    return 1;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    console.log(HELP[command]);
+    return 0;
+  }
+  if (command === 'hash-key') {
+    if (positionals.length !== 1) {
+      console.error(HELP['hash-key']);
+      return 1;
+    }
+    console.log(hashKey(positionals[0] as string));
+    return 0;
+  }
+  const file = values.config ?? process.env.THROTTLEGATE_CONFIG ?? 'configs/config.yaml';
+  let config: GatewayConfig;
+  try {
+    config = loadConfig(file);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      return 1;
+    }
+    throw err;
+  }
+  if (command === 'validate') {
+    console.log(`config OK: ${file} (${config.routes.length} routes)`);
+    return 0;
+  }
+  return serve(config, values.port, values.host);
+}
+
+async function serve(config: GatewayConfig, port: string | undefined, host: string | undefined): Promise<number> {
+  let portNumber: number | undefined;
+  if (port !== undefined) {
+    portNumber = Number(port);
+    if (!Number.isInteger(portNumber) || portNumber < 0 || portNumber > 65535) {
+      console.error(`throttlegate serve: --port must be an integer 0-65535, got "${port}"`);
+      return 1;
+    }
+  }
+  const logger = createLogger(config.log.level);
+  const gateway = await buildGateway(config, { logger, port: portNumber, host });
+  closeOnSignals(gateway, logger, config.server.shutdownGraceMs);
+  try {
+    const url = await gateway.listen();
+    logger.info(
+      {
+        url,
+        config: config.file,
+        routes: config.routes.map((r) => ({
+          path: r.path,
+          upstream: r.upstreamOrigin + r.upstreamPath,
+          strip_prefix: r.stripPrefix,
+          limit: r.policy ? `${r.policy.rate}/s burst ${r.policy.burst} (${r.policy.id})` : 'none',
+        })),
+      },
+      `throttlegate listening on ${url}`,
+    );
+  } catch (err) {
+    logger.error({ err }, `cannot listen: ${(err as Error).message}`);
+    await gateway.close();
+    return 1;
+  }
+  return -1; // keep running until a signal
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exitCode = code;
+  },
+  (err: unknown) => {
+    console.error(`throttlegate: ${(err as Error).message ?? String(err)}`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,144 @@
+import type { GatewayConfig, KeySource, LimitPolicy, RouteConfig, TrustProxy } from './types.js';
+
+/** Documented defaults (README "Config reference" lists the same values). */
+export const DEFAULTS = {
+  server: {
+    host: '0.0.0.0',
+    port: 8080,
+    trust_proxy: false as TrustProxy,
+    shutdown_grace_ms: 10_000,
+    headers_timeout_ms: 10_000,
+    request_timeout_ms: 60_000,
+    keep_alive_timeout_ms: 5_000,
+    max_header_bytes: 16_384,
+    max_body_bytes: 10 * 1024 * 1024,
+  },
+  log: { level: 'info' },
+  store: { memory: { max_keys: 1_000_000, sweep_interval_ms: 1_000 } },
+  rate_limit: { key: ['header:x-api-key', 'ip'], headers: { legacy: true, draft: true } },
+  route: { strip_prefix: false, timeout_ms: 30_000, tls_verify: true },
+} as const;
+
+interface RawRateLimit {
+  requests_per_second?: number;
+  burst?: number;
+  key?: string[];
+  headers?: { legacy?: boolean; draft?: boolean };
+}
+interface RawRoute {
+  path: string;
+  upstream: string;
+  strip_prefix?: boolean;
+  timeout_ms?: number;
+  tls_verify?: boolean;
+  rate_limit?: RawRateLimit | false;
+}
+/** The shape validateConfig() has accepted. */
+export interface RawConfig {
+  server?: Partial<{
+    host: string; port: number; trust_proxy: TrustProxy; shutdown_grace_ms: number; headers_timeout_ms: number;
+    request_timeout_ms: number; keep_alive_timeout_ms: number; max_header_bytes: number; max_body_bytes: number;
+  }>;
+  log?: { level?: string };
+  store?: { type?: 'memory'; memory?: { max_keys?: number; sweep_interval_ms?: number } };
+  rate_limit?: RawRateLimit;
+  routes: RawRoute[];
+}
+
+/**
+ * Builds the resolved config from a validated document, applying defaults.
+ * Pure: the input is read, never written, and the result is deep-frozen.
+ */
+export function resolveConfig(raw: RawConfig, file: string, env: NodeJS.ProcessEnv = {}): GatewayConfig {
+  const s = { ...DEFAULTS.server, ...raw.server };
+  const defaultPolicy = raw.rate_limit ? buildPolicy('default', raw.rate_limit, undefined) : null;
+  const config: GatewayConfig = {
+    file,
+    server: {
+      host: s.host,
+      port: s.port,
+      trustProxy: s.trust_proxy,
+      shutdownGraceMs: s.shutdown_grace_ms,
+      headersTimeoutMs: s.headers_timeout_ms,
+      requestTimeoutMs: s.request_timeout_ms,
+      keepAliveTimeoutMs: s.keep_alive_timeout_ms,
+      maxHeaderBytes: s.max_header_bytes,
+      maxBodyBytes: s.max_body_bytes,
+    },
+    log: { level: env.LOG_LEVEL || raw.log?.level || DEFAULTS.log.level },
+    store: {
+      type: 'memory',
+      memory: {
+        maxKeys: raw.store?.memory?.max_keys ?? DEFAULTS.store.memory.max_keys,
+        sweepIntervalMs: raw.store?.memory?.sweep_interval_ms ?? DEFAULTS.store.memory.sweep_interval_ms,
+      },
+    },
+    routes: raw.routes.map((r, index) => buildRoute(r, index, defaultPolicy)),
+  };
+  return deepFreeze(config);
+}
+
+function buildRoute(r: RawRoute, index: number, defaultPolicy: LimitPolicy | null): RouteConfig {
+  const upstream = new URL(r.upstream);
+  let policy: LimitPolicy | null = defaultPolicy;
+  if (r.rate_limit === false) policy = null;
+  else if (r.rate_limit) policy = buildPolicy(r.path, r.rate_limit, defaultPolicy);
+  return {
+    index,
+    path: r.path,
+    upstreamOrigin: upstream.origin,
+    upstreamPath: upstream.pathname === '/' ? '' : upstream.pathname.replace(/\/$/, ''),
+    stripPrefix: r.strip_prefix ?? DEFAULTS.route.strip_prefix,
+    timeoutMs: r.timeout_ms ?? DEFAULTS.route.timeout_ms,
+    tlsVerify: r.tls_verify ?? DEFAULTS.route.tls_verify,
+    policy,
+  };
+}
+
+/** A route's own rate_limit inherits every field it leaves out from the default policy. */
+function buildPolicy(id: string, own: RawRateLimit, inherited: LimitPolicy | undefined | null): LimitPolicy {
+  const rate = own.requests_per_second ?? inherited?.rate;
+  const burst = own.burst ?? inherited?.burst;
+  if (rate === undefined || burst === undefined) {
+    // validateConfig() guarantees this for the default policy; a route policy
+    // without a default to inherit from is caught by checkPolicies() below.
+    throw new TypeError(`policy ${id}: requests_per_second and burst are required`);
+  }
+  return {
+    id,
+    rate,
+    burst,
+    key: own.key ? own.key.map(parseKeySource) : inherited?.key ?? DEFAULTS.rate_limit.key.map(parseKeySource),
+    headers: {
+      legacy: own.headers?.legacy ?? inherited?.headers.legacy ?? DEFAULTS.rate_limit.headers.legacy,
+      draft: own.headers?.draft ?? inherited?.headers.draft ?? DEFAULTS.rate_limit.headers.draft,
+    },
+  };
+}
+
+/** Route rate limits that cannot be completed from the default policy. */
+export function checkPolicies(raw: RawConfig): { path: string; message: string }[] {
+  if (raw.rate_limit) return [];
+  const problems: { path: string; message: string }[] = [];
+  raw.routes.forEach((r, i) => {
+    if (!r.rate_limit) return;
+    for (const field of ['requests_per_second', 'burst'] as const) {
+      if (r.rate_limit[field] === undefined) {
+        problems.push({ path: `routes[${i}].rate_limit.${field}`, message: 'is required when there is no top-level rate_limit to inherit from' });
+      }
+    }
+  });
+  return problems;
+}
+
+function parseKeySource(source: string): KeySource {
+  return source === 'ip' ? { kind: 'ip' } : { kind: 'header', name: source.slice('header:'.length).toLowerCase() };
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}

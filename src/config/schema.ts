@@ -1,0 +1,109 @@
+/**
+ * JSON Schema of configs/config.yaml. Every object is closed
+ * (`additionalProperties: false`) so a misspelled key is an error, never a silent
+ * default. Defaults are NOT declared here: defaults.ts applies them after
+ * validation so the caller's object is never mutated.
+ */
+
+// A header field name as RFC 9110 `token` defines it.
+const HEADER_TOKEN = "[A-Za-z0-9!#$%&'*+.^_`|~-]+";
+const KEY_SOURCE = `^(ip|header:${HEADER_TOKEN})$`;
+// Route paths are canonical: segments of RFC 3986 pchars (no `%`), no trailing slash.
+const ROUTE_PATH = "^/$|^(/[A-Za-z0-9._~!$&'()*+,;=:@-]+)+$";
+
+const rateLimitFields = {
+  requests_per_second: { type: 'number', exclusiveMinimum: 0 },
+  burst: { type: 'integer', minimum: 1 },
+  key: {
+    type: 'array',
+    minItems: 1,
+    items: { type: 'string', pattern: KEY_SOURCE },
+  },
+  headers: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      legacy: { type: 'boolean' },
+      draft: { type: 'boolean' },
+    },
+  },
+} as const;
+
+export const configSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['routes'],
+  properties: {
+    server: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        host: { type: 'string', minLength: 1 },
+        port: { type: 'integer', minimum: 1, maximum: 65535 },
+        trust_proxy: {
+          anyOf: [
+            { type: 'boolean' },
+            { type: 'integer', minimum: 1 },
+            { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } },
+          ],
+        },
+        shutdown_grace_ms: { type: 'integer', minimum: 0 },
+        headers_timeout_ms: { type: 'integer', minimum: 1 },
+        request_timeout_ms: { type: 'integer', minimum: 1 },
+        keep_alive_timeout_ms: { type: 'integer', minimum: 1 },
+        max_header_bytes: { type: 'integer', minimum: 1024 },
+        max_body_bytes: { type: 'integer', minimum: 0 },
+      },
+    },
+    log: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        level: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
+      },
+    },
+    store: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        type: { enum: ['memory'] },
+        memory: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            max_keys: { type: 'integer', minimum: 1 },
+            sweep_interval_ms: { type: 'integer', minimum: 10 },
+          },
+        },
+      },
+    },
+    rate_limit: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['requests_per_second', 'burst'],
+      properties: rateLimitFields,
+    },
+    routes: {
+      type: 'array',
+      minItems: 1,
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['path', 'upstream'],
+        properties: {
+          path: { type: 'string', pattern: ROUTE_PATH },
+          upstream: { type: 'string', pattern: '^https?://' },
+          strip_prefix: { type: 'boolean' },
+          timeout_ms: { type: 'integer', minimum: 1 },
+          tls_verify: { type: 'boolean' },
+          rate_limit: {
+            anyOf: [
+              { const: false },
+              { type: 'object', additionalProperties: false, properties: rateLimitFields },
+            ],
+          },
+        },
+      },
+    },
+  },
+} as const;

@@ -1,0 +1,118 @@
+import { Ajv, type ErrorObject } from 'ajv';
+import { configSchema } from './schema.js';
+import type { ConfigProblem } from './problems.js';
+
+const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
+const validateSchema = ajv.compile(configSchema);
+
+/** Paths the gateway answers itself; a route may not take them. */
+export const RESERVED_PATHS = ['/health', '/ready', '/metrics'] as const;
+
+/** Schema check plus the rules a schema cannot say (duplicates, URL shape). Returns every problem found. */
+export function validateConfig(doc: unknown): ConfigProblem[] {
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
+    return [{ path: '', message: 'must be a YAML mapping with a `routes` list' }];
+  }
+  if (!validateSchema(doc)) return describeSchemaErrors(validateSchema.errors ?? []);
+  return checkRoutes((doc as { routes: { path: string; upstream: string }[] }).routes);
+}
+
+function checkRoutes(routes: { path: string; upstream: string }[]): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const seen = new Map<string, number>();
+  routes.forEach((route, i) => {
+    const at = `routes[${i}]`;
+    const first = seen.get(route.path);
+    if (first !== undefined) problems.push({ path: `${at}.path`, message: `duplicates routes[${first}].path "${route.path}"` });
+    else seen.set(route.path, i);
+    if (route.path.split('/').some((s) => s === '.' || s === '..')) {
+      problems.push({ path: `${at}.path`, message: 'must not contain "." or ".." segments' });
+    }
+    if ((RESERVED_PATHS as readonly string[]).includes(route.path)) {
+      problems.push({ path: `${at}.path`, message: `"${route.path}" is reserved for the gateway's own endpoint` });
+    }
+    problems.push(...checkUpstream(route.upstream, `${at}.upstream`));
+  });
+  return problems;
+}
+
+function checkUpstream(value: string, path: string): ConfigProblem[] {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return [{ path, message: `"${value}" is not an absolute http(s) URL` }];
+  }
+  if (url.username || url.password) return [{ path, message: 'must not carry credentials' }];
+  if (url.search || url.hash) return [{ path, message: 'must not carry a query or fragment' }];
+  return [];
+}
+
+function describeSchemaErrors(errors: ErrorObject[]): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const seen = new Set<string>();
+  const push = (p: ConfigProblem) => {
+    const line = `${p.path}\u0000${p.message}`;
+    if (!seen.has(line)) {
+      seen.add(line);
+      problems.push(p);
+    }
+  };
+  // An anyOf reports every failed branch. A branch that failed only on type is
+  // noise; a deeper error (an unknown key inside the object branch) is the news.
+  const anyOfs = errors.filter((e) => e.keyword === 'anyOf');
+  const explained = new Set<ErrorObject>();
+  for (const e of errors) {
+    if (e.keyword === 'anyOf') continue;
+    const parent = anyOfs.find((a) => e.schemaPath.startsWith(`${a.schemaPath}/`) && e.instancePath.startsWith(a.instancePath));
+    if (parent && e.instancePath === parent.instancePath && (e.keyword === 'type' || e.keyword === 'const')) continue;
+    if (parent) explained.add(parent);
+    push(describe(e));
+  }
+  for (const a of anyOfs) if (!explained.has(a)) push(describe(a));
+  return problems;
+}
+
+function describe(e: ErrorObject): ConfigProblem {
+  const base = pointerToPath(e.instancePath);
+  const join = (child: string) => (base ? `${base}.${child}` : child);
+  const p = e.params as Record<string, unknown>;
+  switch (e.keyword) {
+    case 'additionalProperties':
+      return { path: join(String(p.additionalProperty)), message: 'unknown key' };
+    case 'required':
+      return { path: join(String(p.missingProperty)), message: 'is required' };
+    case 'pattern':
+      return { path: base, message: patternMessage(e) };
+    case 'enum':
+      return { path: base, message: `must be one of ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}` };
+    case 'anyOf':
+      return { path: base, message: anyOfMessage(e) };
+    default:
+      return { path: base, message: e.message ?? 'is invalid' };
+  }
+}
+
+function patternMessage(e: ErrorObject): string {
+  const at = e.instancePath;
+  if (at.endsWith('/path')) return 'must start with "/" and be a canonical path (no "//", "%", spaces or trailing "/")';
+  if (at.endsWith('/upstream')) return 'must be an absolute http:// or https:// URL';
+  if (/\/key\/\d+$/.test(at)) return 'must be "ip" or "header:<name>"';
+  return `must match ${String((e.params as { pattern: string }).pattern)}`;
+}
+
+function anyOfMessage(e: ErrorObject): string {
+  if (e.instancePath.endsWith('/trust_proxy')) return 'must be true, false, a hop count >= 1, or a list of addresses/CIDRs';
+  if (e.instancePath.endsWith('/rate_limit')) return 'must be false or a mapping of requests_per_second, burst, key, headers';
+  return e.message ?? 'is invalid';
+}
+
+/** `/routes/1/rate_limit/burst` -> `routes[1].rate_limit.burst` */
+function pointerToPath(pointer: string): string {
+  if (!pointer) return '';
+  return pointer
+    .slice(1)
+    .split('/')
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .reduce((out, s) => (/^\d+$/.test(s) ? `${out}[${s}]` : out ? `${out}.${s}` : s), '');
+}

@@ -1,0 +1,41 @@
+/**
+ * One catalogue of the gateway's coded errors. Each entry's key is its code, so a
+ * log line, a test and the docs all name an error the same way. `error` is the
+ * stable token clients see in JSON bodies (`{"error":"bad_gateway"}`).
+ */
+export const ERRORS = {
+  TG_ERR_CONFIG_READ: { status: 0, error: 'config_read', message: 'cannot read config file' },
+  TG_ERR_CONFIG_YAML: { status: 0, error: 'config_yaml', message: 'config file is not valid YAML' },
+  TG_ERR_CONFIG_INVALID: { status: 0, error: 'config_invalid', message: 'config file has errors' },
+  TG_ERR_REQUEST_BAD_PATH: { status: 400, error: 'bad_request', message: 'request path is malformed' },
+  TG_ERR_REQUEST_BODY_TOO_LARGE: { status: 413, error: 'payload_too_large', message: 'request body is too large' },
+  TG_ERR_REQUEST_METHOD_NOT_ALLOWED: { status: 405, error: 'method_not_allowed', message: 'method is not proxied' },
+  TG_ERR_ROUTE_NOT_FOUND: { status: 404, error: 'not_found', message: 'no route matches the request path' },
+  TG_ERR_LIMIT_EXCEEDED: { status: 429, error: 'rate_limited', message: 'rate limit exceeded' },
+  TG_ERR_UPSTREAM_UNREACHABLE: { status: 502, error: 'bad_gateway', message: 'upstream refused or reset the connection' },
+  TG_ERR_UPSTREAM_TIMEOUT: { status: 504, error: 'gateway_timeout', message: 'upstream did not answer in time' },
+  TG_ERR_INTERNAL: { status: 500, error: 'internal_error', message: 'internal error' },
+} as const satisfies Record<string, { status: number; error: string; message: string }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+/** An error that carries a catalogue code; `cause` keeps the original failure. */
+export class GatewayError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly error: string;
+
+  constructor(code: ErrorCode, message?: string, options?: { cause?: unknown }) {
+    const entry = ERRORS[code];
+    super(message ?? entry.message, options);
+    this.name = 'GatewayError';
+    this.code = code;
+    this.status = entry.status;
+    this.error = entry.error;
+  }
+}
+
+/** The JSON body every gateway-generated error response carries. */
+export function errorBody(code: ErrorCode): string {
+  return `{"error":"${ERRORS[code].error}"}`;
+}

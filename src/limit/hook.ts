@@ -1,0 +1,32 @@
+import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
+import type { LimitDecision } from './decision.js';
+import type { LimitStore } from './stores/store.js';
+import { identifyClient } from './keys.js';
+import { writeLimitHeaders } from './headers.js';
+import { sendGatewayError } from '../respond.js';
+
+/**
+ * Second onRequest hook: takes a token for (route policy, client) and either
+ * lets the request through to its proxy or answers 429 without touching the
+ * upstream. A synchronous store (memory) costs no promise on the hot path.
+ */
+export function createLimitHook(store: LimitStore, onLimited: (route: string) => void) {
+  return function limitHook(request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
+    const state = request.gateway;
+    const route = state.route;
+    const policy = route?.policy;
+    if (!route || !policy) return done();
+    const client = identifyClient(request.raw, policy.key, request.ip);
+    state.client = client;
+    const apply = (decision: LimitDecision): void => {
+      state.decision = decision;
+      writeLimitHeaders(reply, decision);
+      if (decision.allowed) return done();
+      onLimited(route.path);
+      sendGatewayError(reply, 'TG_ERR_LIMIT_EXCEEDED', { retry_after: decision.retryAfterSeconds });
+    };
+    const decision = store.consume(policy, client.key);
+    if (decision instanceof Promise) decision.then(apply, done);
+    else apply(decision);
+  };
+}

@@ -1,0 +1,90 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS']);
+
+/** `route` label for requests that matched no route. */
+export const NO_ROUTE = 'none';
+
+/**
+ * The gateway's Prometheus metrics, on a registry of its own (two gateways in
+ * one process, as in tests, do not share counters). Label values are bounded:
+ * `route` is a configured path or `none`, `method` one of seven or `other`.
+ */
+export class GatewayMetrics {
+  readonly registry = new Registry();
+  readonly #requests: Counter<'route' | 'method' | 'status'>;
+  readonly #rateLimited: Counter<'route'>;
+  readonly #duration: Histogram<'route'>;
+  readonly #upstreamErrors: Counter<'route' | 'reason'>;
+  // Children cached by label values: prom-client hashes label objects on every call otherwise.
+  readonly #requestChildren = new Map<string, Counter.Internal>();
+  readonly #durationChildren = new Map<string, Histogram.Internal<"route">>();
+
+  constructor(activeClients: () => number) {
+    const registers = [this.registry];
+    this.#requests = new Counter({
+      name: 'throttlegate_requests_total',
+      help: 'Requests answered, by route, method and status.',
+      labelNames: ['route', 'method', 'status'],
+      registers,
+    });
+    this.#rateLimited = new Counter({
+      name: 'throttlegate_rate_limited_total',
+      help: 'Requests refused with 429 by the rate limiter.',
+      labelNames: ['route'],
+      registers,
+    });
+    this.#duration = new Histogram({
+      name: 'throttlegate_request_duration_seconds',
+      help: 'Time from request arrival to response end.',
+      labelNames: ['route'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    this.#upstreamErrors = new Counter({
+      name: 'throttlegate_upstream_errors_total',
+      help: 'Upstream failures, by route and reason (refused, reset, timeout, tls, dns, other).',
+      labelNames: ['route', 'reason'],
+      registers,
+    });
+    new Gauge({
+      name: 'throttlegate_active_clients',
+      help: 'Rate-limit buckets currently held by the store.',
+      registers,
+      collect() {
+        this.set(activeClients());
+      },
+    });
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Declares a route's series at zero, so dashboards see them before the first request. */
+  declareRoute(route: string): void {
+    this.#rateLimited.labels(route).inc(0);
+  }
+
+  observeRequest(route: string, method: string, status: number, seconds: number): void {
+    const m = KNOWN_METHODS.has(method) ? method : 'other';
+    const key = `${route}\u0000${m}\u0000${status}`;
+    let counter = this.#requestChildren.get(key);
+    if (counter === undefined) {
+      counter = this.#requests.labels(route, m, String(status));
+      this.#requestChildren.set(key, counter);
+    }
+    counter.inc();
+    let hist = this.#durationChildren.get(route);
+    if (hist === undefined) {
+      hist = this.#duration.labels(route);
+      this.#durationChildren.set(route, hist);
+    }
+    hist.observe(seconds);
+  }
+
+  countRateLimited(route: string): void {
+    this.#rateLimited.labels(route).inc();
+  }
+
+  countUpstreamError(route: string, reason: string): void {
+    this.#upstreamErrors.labels(route, reason).inc();
+  }
+}

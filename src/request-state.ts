@@ -1,0 +1,29 @@
+import type { RouteConfig } from './config/types.js';
+import type { LimitDecision } from './limit/decision.js';
+import type { ClientIdentity } from './limit/keys.js';
+
+/**
+ * What the gateway learns about one request as it moves through the hooks,
+ * kept on `request.gateway` (declared once so every request has the same shape).
+ */
+export interface RequestState {
+  /** Canonical path (routing/normalise.ts); what was matched and is forwarded. */
+  path: string;
+  route: RouteConfig | undefined;
+  /** Why the target was refused before routing, if it was. */
+  badTarget: string | undefined;
+  /** X-Forwarded-For chain as the gateway will forward it (client first). */
+  forwardedFor: string;
+  client: ClientIdentity | undefined;
+  decision: LimitDecision | undefined;
+  /** Set when the upstream failed: the `reason` label and the error. */
+  upstreamError: { reason: string; error: unknown } | undefined;
+  /** An unexpected error answered with 500; logged with its stack. */
+  internalError: Error | undefined;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    gateway: RequestState;
+  }
+}
