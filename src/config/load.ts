@@ -6,6 +6,8 @@ import { checkPolicies, resolveConfig, type RawConfig } from './defaults.js';
 import { ConfigError, type ConfigProblem } from './problems.js';
 import type { GatewayConfig } from './types.js';
 
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
 /** A config file larger than this is refused before parsing. */
 const MAX_CONFIG_BYTES = 1024 * 1024;
 
@@ -46,6 +48,9 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
     throw new ConfigError('TG_ERR_CONFIG_INVALID', file, [{ path: '', message: (err as Error).message }], { cause: err });
   }
   problems.push(...validateConfig(doc));
+  if (env.LOG_LEVEL && !LOG_LEVELS.includes(env.LOG_LEVEL)) {
+    problems.push({ path: 'LOG_LEVEL (environment)', message: `must be one of ${LOG_LEVELS.join(', ')}` });
+  }
   if (problems.length === 0) problems.push(...checkPolicies(doc as RawConfig));
   if (problems.length > 0) throw new ConfigError('TG_ERR_CONFIG_INVALID', file, problems);
   return resolveConfig(doc as RawConfig, file, env);

@@ -13,14 +13,18 @@ export function validateConfig(doc: unknown): ConfigProblem[] {
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
     return [{ path: '', message: 'must be a YAML mapping with a `routes` list' }];
   }
-  if (!validateSchema(doc)) return describeSchemaErrors(validateSchema.errors ?? []);
-  return checkRoutes((doc as { routes: { path: string; upstream: string }[] }).routes);
+  const problems = validateSchema(doc) ? [] : describeSchemaErrors(validateSchema.errors ?? []);
+  // Checked even when the schema failed, so one run reports everything.
+  const routes = (doc as { routes?: unknown }).routes;
+  if (Array.isArray(routes)) problems.push(...checkRoutes(routes));
+  return problems;
 }
 
-function checkRoutes(routes: { path: string; upstream: string }[]): ConfigProblem[] {
+function checkRoutes(routes: unknown[]): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   const seen = new Map<string, number>();
   routes.forEach((route, i) => {
+    if (!isRouteShape(route)) return;
     const at = `routes[${i}]`;
     const first = seen.get(route.path);
     if (first !== undefined) problems.push({ path: `${at}.path`, message: `duplicates routes[${first}].path "${route.path}"` });
@@ -31,9 +35,13 @@ function checkRoutes(routes: { path: string; upstream: string }[]): ConfigProble
     if ((RESERVED_PATHS as readonly string[]).includes(route.path)) {
       problems.push({ path: `${at}.path`, message: `"${route.path}" is reserved for the gateway's own endpoint` });
     }
-    problems.push(...checkUpstream(route.upstream, `${at}.upstream`));
+    if (/^https?:\/\//.test(route.upstream)) problems.push(...checkUpstream(route.upstream, `${at}.upstream`));
   });
   return problems;
+}
+
+function isRouteShape(r: unknown): r is { path: string; upstream: string } {
+  return r !== null && typeof r === 'object' && typeof (r as { path?: unknown }).path === 'string' && typeof (r as { upstream?: unknown }).upstream === 'string';
 }
 
 function checkUpstream(value: string, path: string): ConfigProblem[] {
