@@ -71,15 +71,17 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
   // Slowloris: a client must finish sending headers within this time.
   app.server.headersTimeout = Math.min(server.headersTimeoutMs, server.requestTimeoutMs);
 
+  const accessLog = createAccessLog(logger, metrics);
   app.decorateRequest('gateway', null as never);
   app.addHook('onRequest', routingHook);
+  app.addHook('onRequest', accessLog.watchAbort);
   app.addHook('onRequest', (request, reply, done) => {
     // A declared length over the limit is refused before it costs a token or an upstream socket.
     if (Number(request.headers['content-length']) > server.maxBodyBytes) return sendGatewayError(reply, 'TG_ERR_REQUEST_BODY_TOO_LARGE');
     done();
   });
   app.addHook('onRequest', createLimitHook(store, (route) => metrics.countRateLimited(route)));
-  app.addHook('onResponse', createAccessLog(logger, metrics));
+  app.addHook('onResponse', accessLog.onResponse);
 
   app.setNotFoundHandler((_request, reply) => sendGatewayError(reply, 'TG_ERR_ROUTE_NOT_FOUND'));
   app.setErrorHandler((error: FastifyError, request, reply) => {

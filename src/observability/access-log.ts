@@ -2,41 +2,61 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from './logging.js';
 import { NO_ROUTE, type GatewayMetrics } from './metrics.js';
 
+/** Status logged for a client that went away before its response was complete (nginx's convention). */
+export const CLIENT_CLOSED = 499;
+
+const kLogged = Symbol('throttlegate.logged');
+type Tracked = FastifyRequest & { [kLogged]?: true };
+
 /**
- * onResponse hook: one metric observation and one log line per request. The
- * line names the route, never a raw key: `client` is `ip:<addr>` or
- * `key:<sha256 prefix>`, and the path is logged without its query string,
- * which often carries tokens.
+ * One metric observation and one log line per request. The line names the
+ * route, never a raw key: `client` is `ip:<addr>` or `key:<sha256 prefix>`,
+ * and the path is logged without its query string, which often carries tokens.
+ *
+ * Fastify runs onResponse only for responses that finished; `watchAbort`
+ * covers clients that hang up first, so they get their line too (status 499).
  */
 export function createAccessLog(logger: Logger, metrics: GatewayMetrics) {
-  return function accessLog(request: FastifyRequest, reply: FastifyReply, done: () => void): void {
+  function record(request: FastifyRequest, reply: FastifyReply, status: number): void {
+    if ((request as Tracked)[kLogged]) return;
+    (request as Tracked)[kLogged] = true;
     const state = request.gateway;
     const route = state?.route;
     const routeLabel = route ? route.path : NO_ROUTE;
-    const status = reply.statusCode;
     const ms = reply.elapsedTime;
     metrics.observeRequest(routeLabel, request.method, status, ms / 1000);
     const failure = state?.upstreamError;
     const internal = state?.internalError;
     const level = internal ? 'error' : failure || status >= 500 ? 'warn' : 'info';
-    if (logger.isLevelEnabled(level)) {
-      logger[level](
-        {
-          reqId: request.id,
-          method: request.method,
-          path: state?.path ?? '',
-          route: routeLabel,
-          client: state?.client?.label ?? `ip:${request.ip}`,
-          decision: state?.decision ? (state.decision.allowed ? 'allowed' : 'limited') : route && !route.policy ? 'unlimited' : 'none',
-          status,
-          duration_ms: Math.round(ms * 1000) / 1000,
-          upstream: route?.upstreamOrigin,
-          upstream_error: failure?.reason,
-          err: internal,
-        },
-        'request',
-      );
-    }
-    done();
+    if (!logger.isLevelEnabled(level)) return;
+    logger[level](
+      {
+        reqId: request.id,
+        method: request.method,
+        path: state?.path ?? '',
+        route: routeLabel,
+        client: state?.client?.label ?? `ip:${request.ip}`,
+        decision: state?.decision ? (state.decision.allowed ? 'allowed' : 'limited') : route && !route.policy ? 'unlimited' : 'none',
+        status,
+        duration_ms: Math.round(ms * 1000) / 1000,
+        upstream: route?.upstreamOrigin,
+        upstream_error: failure?.reason,
+        err: internal,
+      },
+      'request',
+    );
+  }
+
+  return {
+    onResponse(request: FastifyRequest, reply: FastifyReply, done: () => void): void {
+      record(request, reply, reply.statusCode);
+      done();
+    },
+    watchAbort(request: FastifyRequest, reply: FastifyReply, done: () => void): void {
+      reply.raw.once('close', () => {
+        if (!reply.raw.writableFinished) record(request, reply, CLIENT_CLOSED);
+      });
+      done();
+    },
   };
 }

@@ -56,6 +56,10 @@ export class GatewayMetrics {
       },
     });
     collectDefaultMetrics({ register: this.registry });
+    // Gauges that prom-client names *_total, which `promtool check metrics` rejects.
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+      this.registry.removeSingleMetric(name);
+    }
   }
 
   /** Declares a route's series at zero, so dashboards see them before the first request. */

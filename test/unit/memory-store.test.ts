@@ -27,7 +27,7 @@ test('sweeping forgets only buckets that are full again (lossless)', () => {
 });
 
 test('at the cap a new client is refused (reason capacity) and no held bucket is evicted', () => {
-  const { store, advance } = clockedStore(3, 1000);
+  const { store } = clockedStore(3, 1000);
   const p = policy('cap', 1, 2);
   store.consume(p, 'victim');
   store.consume(p, 'victim');

@@ -1,0 +1,4 @@
+/** (a) bare fastify + @fastify/http-proxy: the baseline. */
+import { runBare } from './targets.js';
+
+runBare();

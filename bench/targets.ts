@@ -1,0 +1,68 @@
+/**
+ * The four benchmark targets. Each target-X.js entry file calls one of these
+ * with the origin port from argv; it listens on 127.0.0.1:0 and prints `ready PORT`.
+ */
+import fastify from 'fastify';
+import httpProxy from '@fastify/http-proxy';
+import pino from 'pino';
+import { buildGateway, parseConfig } from '../src/index.js';
+import { createLogger } from '../src/observability/logging.js';
+import { announce, fail, portArg } from './child.js';
+
+/** A rate-limit policy in config terms (burst must be an integer >= 1). */
+export interface BenchPolicy {
+  readonly requestsPerSecond: number;
+  readonly burst: number;
+}
+
+/** (b), never triggers: a bucket is full again 1 ns after each request, so the sweeper forgets it. */
+export const NEVER: BenchPolicy = { requestsPerSecond: 1e9, burst: 1_000_000_000 };
+/** (c), one key is refused almost always. */
+export const FLOOD: BenchPolicy = { requestsPerSecond: 1, burst: 1 };
+/**
+ * (d), never triggers either (a key would need 1e9 requests), but each request
+ * pushes its bucket's refill 1000 s out, so all 100k buckets stay in the store
+ * for the whole run instead of being swept within a second as with NEVER.
+ */
+export const HOLD: BenchPolicy = { requestsPerSecond: 0.001, burst: 1_000_000_000 };
+
+export function gatewayYaml(originPort: number, policy: BenchPolicy): string {
+  return [
+    'log:',
+    '  level: info',
+    'rate_limit:',
+    `  requests_per_second: ${policy.requestsPerSecond}`,
+    `  burst: ${policy.burst}`,
+    '  key: [header:x-api-key, ip]',
+    'routes:',
+    '  - path: /api',
+    `    upstream: http://127.0.0.1:${originPort}`,
+    '',
+  ].join('\n');
+}
+
+/** (a) The baseline: fastify 5 + @fastify/http-proxy with defaults, no logging. */
+export function runBare(): void {
+  const originPort = portArg('target-a.js');
+  const app = fastify({ logger: false });
+  (async () => {
+    await app.register(httpProxy, { upstream: `http://127.0.0.1:${originPort}`, prefix: '/api' });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    announce(portOf(app.server.address()));
+  })().catch(fail);
+}
+
+/** (b), (c), (d): the gateway, logging at info to /dev/null. */
+export function runGateway(policy: BenchPolicy, name: string): void {
+  const originPort = portArg(name);
+  const config = parseConfig(gatewayYaml(originPort, policy), '<bench>', {});
+  const logger = createLogger('info', pino.destination('/dev/null'));
+  buildGateway(config, { port: 0, host: '127.0.0.1', logger })
+    .then((gateway) => gateway.listen().then(() => announce(portOf(gateway.app.server.address()))))
+    .catch(fail);
+}
+
+function portOf(address: unknown): number {
+  if (address !== null && typeof address === 'object' && 'port' in address) return Number(address.port);
+  throw new Error(`unexpected listen address ${String(address)}`);
+}

@@ -1,0 +1,266 @@
+#!/usr/bin/env bash
+# throttlegate demo: starts three demo upstreams and a gateway on 127.0.0.1,
+# floods /api with two clients and shows 200s turning into 429s, one full 429
+# response, and the gateway's metrics. Cleans up everything it started on exit.
+set -uo pipefail
+
+usage() {
+  cat <<'EOF'
+Usage: ./demo.sh [--help] [--redis]
+
+Runs a self-contained throttlegate demo on 127.0.0.1 and cleans up on exit (also on Ctrl-C):
+  1. starts demo upstreams (demo/upstream.mjs) for /api, /api/v2 and /auth
+  2. writes a temporary config (/api: 2 req/s, burst 5; /api/v2: 20 req/s, burst 40;
+     /auth: the default policy, 5 req/s, burst 10) and starts the gateway on it
+  3. client "alice" sends 12 quick requests to /api/hello, then "bob" sends 5
+  4. one request each to /api/v2 and /auth, one full 429 response, and /metrics
+
+Builds dist/ first (npm run build) if dist/cli.js is missing.
+
+Options:
+  --help     show this help
+  --redis    not available yet (distributed store is a later issue); exits 2
+
+Environment (all optional; unset = a free port picked automatically):
+  DEMO_PORT             gateway port
+  DEMO_API_PORT         port of the /api demo upstream
+  DEMO_API_V2_PORT      port of the /api/v2 demo upstream
+  DEMO_AUTH_PORT        port of the /auth demo upstream
+  DEMO_READY_TIMEOUT    seconds to wait for the gateway's GET /ready (default 10)
+  DEMO_KEEP_LOGS=1      keep the temp dir (config, logs) instead of deleting it
+EOF
+}
+
+for arg in "$@"; do
+  case "$arg" in
+    -h|--help) usage; exit 0 ;;
+    --redis) echo "--redis: not available yet (distributed store is a later issue)"; exit 2 ;;
+    *) echo "demo.sh: unknown option \"$arg\"" >&2; echo >&2; usage >&2; exit 2 ;;
+  esac
+done
+
+cd "$(dirname "${BASH_SOURCE[0]}")" || exit 1
+
+die() { echo "demo.sh: error: $*" >&2; exit 1; }
+heading() { printf '\n== %s ==\n' "$*"; }
+
+for tool in node curl; do
+  command -v "$tool" >/dev/null 2>&1 || die "'$tool' is required but not on PATH"
+done
+
+# ---------------------------------------------------------------- cleanup
+PIDS=()
+TMP=""
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM HUP
+  local pid i
+  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+  for pid in "${PIDS[@]}"; do
+    for ((i = 0; i < 50; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+  done
+  if [[ -n "$TMP" && -d "$TMP" ]]; then
+    if [[ "${DEMO_KEEP_LOGS:-}" == 1 ]]; then echo "(kept $TMP)" >&2; else rm -rf "$TMP"; fi
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'echo; echo "demo.sh: interrupted" >&2; exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+
+# ---------------------------------------------------------------- build
+if [[ ! -f dist/cli.js ]]; then
+  [[ -d node_modules ]] || die "node_modules/ is missing: run 'npm ci' first"
+  echo "dist/cli.js is missing: running npm run build ..."
+  npm run build >/dev/null || die "npm run build failed"
+fi
+
+if [[ -d src && -n "$(find src -name '*.ts' -newer dist/cli.js -print -quit 2>/dev/null)" ]]; then
+  echo "note: src/ has files newer than dist/cli.js; this demo runs the built dist/ (npm run build to refresh it)"
+fi
+
+TMP="$(mktemp -d "${TMPDIR:-/tmp}/throttlegate-demo.XXXXXX")" || die "mktemp failed"
+
+# Children run in their own session (setsid), so Ctrl-C reaches only this script, whose
+# trap then stops them in order; without setsid they would also get the terminal's SIGINT.
+DETACH=()
+command -v setsid >/dev/null 2>&1 && DETACH=(setsid)
+
+# Every request goes to 127.0.0.1 directly: no ~/.curlrc (-q), no proxy from the environment.
+c() { curl -q -s --noproxy '*' --max-time 5 "$@"; }
+
+check_port_var() {
+  local name=$1 value=${!1:-}
+  [[ -z "$value" || "$value" =~ ^[0-9]+$ && "$value" -ge 1 && "$value" -le 65535 ]] ||
+    die "$name must be a port number 1-65535, got \"$value\""
+}
+for v in DEMO_PORT DEMO_API_PORT DEMO_API_V2_PORT DEMO_AUTH_PORT; do check_port_var "$v"; done
+READY_TIMEOUT=${DEMO_READY_TIMEOUT:-10}
+[[ "$READY_TIMEOUT" =~ ^[0-9]+$ && "$READY_TIMEOUT" -ge 1 ]] || die "DEMO_READY_TIMEOUT must be a whole number of seconds"
+
+# ---------------------------------------------------------------- upstreams
+# start_upstream NAME PORT: starts it in this shell (so cleanup knows its pid) and sets
+# UPSTREAM_PORT to the port it listens on (PORT 0 = let the OS pick).
+UPSTREAM_PORT=""
+start_upstream() {
+  local name=$1 port=$2 out="$TMP/upstream-$1.log" i pid
+  ${DETACH[@]+"${DETACH[@]}"} node demo/upstream.mjs "$name" "$port" >"$out" 2>&1 </dev/null &
+  pid=$!
+  PIDS+=("$pid")
+  for ((i = 0; i < 50; i++)); do
+    UPSTREAM_PORT=$(sed -n 's/^PORT=//p' "$out" 2>/dev/null)
+    [[ -n "$UPSTREAM_PORT" ]] && return 0
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "demo.sh: error: upstream '$name' did not start (port $port):" >&2
+  sed 's/^/  | /' "$out" >&2
+  exit 1
+}
+
+heading "Setup"
+start_upstream api "${DEMO_API_PORT:-0}"; API_PORT=$UPSTREAM_PORT
+start_upstream api-v2 "${DEMO_API_V2_PORT:-0}"; API_V2_PORT=$UPSTREAM_PORT
+start_upstream auth "${DEMO_AUTH_PORT:-0}"; AUTH_PORT=$UPSTREAM_PORT
+printf 'upstreams   api=127.0.0.1:%s  api-v2=127.0.0.1:%s  auth=127.0.0.1:%s\n' "$API_PORT" "$API_V2_PORT" "$AUTH_PORT"
+
+# ---------------------------------------------------------------- config
+CONFIG="$TMP/config.yaml"
+cat >"$CONFIG" <<EOF
+# Written by demo.sh
+server:
+  host: 127.0.0.1
+  port: 8080                  # overridden by --port
+  shutdown_grace_ms: 1000
+log:
+  level: warn
+rate_limit:                   # default policy (used by /auth)
+  requests_per_second: 5
+  burst: 10
+  key: [header:x-api-key, ip]
+routes:
+  - path: /api
+    upstream: http://127.0.0.1:${API_PORT}
+    rate_limit: { requests_per_second: 2, burst: 5 }
+  - path: /api/v2
+    upstream: http://127.0.0.1:${API_V2_PORT}
+    rate_limit: { requests_per_second: 20, burst: 40 }
+  - path: /auth
+    upstream: http://127.0.0.1:${AUTH_PORT}
+EOF
+node dist/cli.js validate --config "$CONFIG" >"$TMP/validate.log" 2>&1 ||
+  { sed 's/^/  | /' "$TMP/validate.log" >&2; die "the generated config does not validate"; }
+echo "config      $CONFIG (temp dir removed on exit; DEMO_KEEP_LOGS=1 keeps it)"
+echo "limits      /api 2/s burst 5 | /api/v2 20/s burst 40 | /auth (default) 5/s burst 10 | key: x-api-key, else IP"
+
+# ---------------------------------------------------------------- gateway
+GW_LOG="$TMP/gateway.log"
+# wait_ready PID PORT: 0 = /ready answered 200, 1 = gateway exited, 2 = timed out.
+wait_ready() {
+  local pid=$1 port=$2 deadline=$((SECONDS + READY_TIMEOUT)) code
+  while ((SECONDS < deadline)); do
+    kill -0 "$pid" 2>/dev/null || return 1
+    code=$(c --max-time 1 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/ready")
+    [[ "$code" == 200 ]] && return 0
+    sleep 0.1
+  done
+  return 2
+}
+
+GW_PID=""
+GW_PORT=""
+for attempt in 1 2 3; do
+  if [[ -n "${DEMO_PORT:-}" ]]; then port=$DEMO_PORT; else port=$(node demo/free-port.mjs) || die "cannot find a free port"; fi
+  LOG_LEVEL=warn ${DETACH[@]+"${DETACH[@]}"} node dist/cli.js serve --config "$CONFIG" --port "$port" --host 127.0.0.1 >>"$GW_LOG" 2>&1 </dev/null &
+  GW_PID=$!
+  PIDS+=("$GW_PID")
+  wait_ready "$GW_PID" "$port"
+  case $? in
+    0) GW_PORT=$port; break ;;
+    1) # exited: retry only if an auto-picked port was taken in the meantime
+       if [[ -z "${DEMO_PORT:-}" ]] && grep -q EADDRINUSE "$GW_LOG" && ((attempt < 3)); then continue; fi
+       echo "demo.sh: error: the gateway exited before GET /ready answered 200 (port $port). Its log:" >&2
+       sed 's/^/  | /' "$GW_LOG" >&2
+       exit 1 ;;
+    2) echo "demo.sh: error: GET http://127.0.0.1:$port/ready did not answer 200 within ${READY_TIMEOUT}s. Gateway log:" >&2
+       sed 's/^/  | /' "$GW_LOG" >&2
+       exit 1 ;;
+  esac
+done
+[[ -n "$GW_PORT" ]] || die "the gateway could not start"
+BASE="http://127.0.0.1:$GW_PORT"
+echo "gateway     $BASE (pid $GW_PID, LOG_LEVEL=warn, log $GW_LOG)  GET /ready -> 200"
+
+# ---------------------------------------------------------------- bursts
+PROBLEMS=()
+# burst KEY N PATH: N requests over one keep-alive connection; prints "200 200 ... 429".
+burst() {
+  local key=$1 n=$2 path=$3 args=() i
+  for ((i = 0; i < n; i++)); do args+=(-o /dev/null "$BASE$path"); done
+  c -H "x-api-key: $key" -w '%{http_code} ' "${args[@]}"
+}
+row() { # row LABEL "STATUSES"
+  local label=$1 statuses=$2 ok limited
+  ok=$(grep -o 200 <<<"$statuses" | wc -l)
+  limited=$(grep -o 429 <<<"$statuses" | wc -l)
+  printf '%-22s %-49s %2d ok, %2d limited\n' "$label" "$statuses" "$ok" "$limited"
+}
+
+heading "Burst on /api/hello (limit: 2 req/s, burst 5)"
+A=$(burst alice 12 /api/hello)
+B=$(burst bob 5 /api/hello)
+printf '%-22s %s\n' "client" "statuses, in order"
+row "A  x-api-key: alice" "$A"
+row "B  x-api-key: bob" "$B"
+[[ "$A" == "200 200 200 200 200 "* && "$A" == *429* ]] || PROBLEMS+=("alice: expected 5x 200 then 429s, got: $A")
+[[ "$B" == "200 200 200 200 200 " ]] || PROBLEMS+=("bob: expected 5x 200, got: $B")
+
+heading "Other routes (alice, right after her /api flood)"
+for path in /api/v2/items /auth/login; do
+  out=$(c -H "x-api-key: alice" -D "$TMP/h" -w '\n%{http_code}' "$BASE$path")
+  code=${out##*$'\n'}
+  body=${out%$'\n'*}
+  state=$(tr -d '\r' <"$TMP/h" | sed -n 's/^[Rr]ate[Ll]imit: //p')
+  printf 'GET %-14s -> %s %s  RateLimit: %s\n' "$path" "$code" "$body" "${state:--}"
+  [[ "$code" == 200 ]] || PROBLEMS+=("GET $path: expected 200, got $code $body")
+done
+
+heading "A full 429 response (alice, curl -si $BASE/api/hello)"
+resp=""
+for ((i = 0; i < 12; i++)); do
+  resp=$(c -si -H "x-api-key: alice" "$BASE/api/hello" | tr -d '\r')
+  [[ "$resp" == "HTTP/1.1 429"* ]] && break
+done
+printf '%s\n' "$resp" | sed 's/^/  /'
+if [[ "$resp" != "HTTP/1.1 429"* ]]; then
+  PROBLEMS+=("no 429 for alice after 12 more requests")
+else
+  for h in retry-after x-ratelimit-limit x-ratelimit-remaining x-ratelimit-reset ratelimit-policy ratelimit; do
+    grep -qi "^$h:" <<<"$resp" || PROBLEMS+=("429 response lacks the $h header")
+  done
+  grep -q '{"error":"rate_limited","retry_after":[0-9]*}' <<<"$resp" || PROBLEMS+=("429 body is not {\"error\":\"rate_limited\",\"retry_after\":N}")
+fi
+
+heading "Metrics (GET /metrics, relevant lines)"
+metrics=$(c "$BASE/metrics") || PROBLEMS+=("GET /metrics failed")
+lines=$(grep -E '^throttlegate_(requests_total|rate_limited_total|active_clients)' <<<"$metrics")
+printf '%s\n' "${lines:-"(none found)"}" | sed 's/^/  /'
+for m in throttlegate_requests_total throttlegate_rate_limited_total throttlegate_active_clients; do
+  grep -q "^$m" <<<"$lines" || PROBLEMS+=("/metrics has no $m series")
+done
+
+# ---------------------------------------------------------------- verdict
+heading "Result"
+if ((${#PROBLEMS[@]} > 0)); then
+  echo "UNEXPECTED behaviour:"
+  printf '  - %s\n' "${PROBLEMS[@]}"
+  if [[ -s "$GW_LOG" ]]; then echo "gateway log:"; sed 's/^/  | /' "$GW_LOG"; fi
+  exit 1
+fi
+echo "OK: alice was limited on /api, bob was not; /api/v2 and /auth have their own buckets."
+if [[ -s "$GW_LOG" ]]; then echo "gateway log (warnings):"; sed 's/^/  | /' "$GW_LOG"; fi
+echo "Stopping the gateway and upstreams."
+exit 0

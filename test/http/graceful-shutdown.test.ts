@@ -1,0 +1,42 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startUpstream } from '../helpers/upstream.js';
+import { routesYaml, send } from '../helpers/http.js';
+import { serve, writeConfig } from '../helpers/cli.js';
+
+test('SIGTERM lets the in-flight request finish, then exits 0 and stops listening', async (t) => {
+  let answer: () => void = () => {};
+  const up = await startUpstream((_req, res) => {
+    answer = () => res.writeHead(200).end('finished after SIGTERM');
+  });
+  t.after(() => up.close());
+  const gw = await serve(writeConfig(`server: { shutdown_grace_ms: 5000 }\nroutes:\n${routesYaml([{ path: '/api', upstream: up.url }])}`));
+  t.after(() => gw.child.kill('SIGKILL'));
+
+  const inFlight = send(gw.url, '/api/slow');
+  while (up.seen.length === 0) await sleep(5); // the upstream has the request
+  gw.child.kill('SIGTERM');
+  await sleep(200); // the gateway is now draining
+  answer();
+  const res = await inFlight;
+  assert.equal(res.status, 200);
+  assert.equal(res.text, 'finished after SIGTERM');
+  assert.equal(await gw.exited, 0);
+  await assert.rejects(send(gw.url, '/health'), /ECONNREFUSED/);
+  assert.match(gw.output(), /shutdown complete/);
+});
+
+test('a request still running when the grace period ends is cut, and the process still exits 0', async (t) => {
+  const up = await startUpstream(() => {}); // never answers
+  t.after(() => up.close());
+  const gw = await serve(writeConfig(`server: { shutdown_grace_ms: 300 }\nroutes:\n${routesYaml([{ path: '/api', upstream: up.url }])}`));
+  t.after(() => gw.child.kill('SIGKILL'));
+  const inFlight = send(gw.url, '/api/hang').catch((err: Error) => err);
+  while (up.seen.length === 0) await sleep(5);
+  const started = Date.now();
+  gw.child.kill('SIGTERM');
+  assert.equal(await gw.exited, 0);
+  assert.ok(Date.now() - started < 3000, 'bounded by the grace period');
+  assert.ok((await inFlight) instanceof Error);
+});
