@@ -4,7 +4,7 @@ import type { GatewayConfig, TrustProxy } from './config/types.js';
 import { RouteTable } from './routing/table.js';
 import { createUrlRewriter, routingHook } from './routing/hook.js';
 import { createLimitHook } from './limit/hook.js';
-import { MemoryStore } from './limit/stores/memory.js';
+import { createStore } from './limit/stores/create.js';
 import type { LimitStore } from './limit/stores/store.js';
 import { registerUpstream } from './proxy/upstream.js';
 import { GatewayMetrics } from './observability/metrics.js';
@@ -17,7 +17,7 @@ import './request-state.js';
 export interface GatewayOptions {
   /** Defaults to a pino logger at config.log.level on stdout. */
   logger?: Logger;
-  /** Defaults to a MemoryStore sized by config.store.memory. */
+  /** Defaults to the store config.store names. */
   store?: LimitStore;
   /** Overrides config.server.port (0 picks a free port: tests, demo). */
   port?: number;
@@ -44,8 +44,10 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
  */
 export async function buildGateway(config: GatewayConfig, options: GatewayOptions = {}): Promise<Gateway> {
   const logger = options.logger ?? createLogger(config.log.level);
-  const store = options.store ?? new MemoryStore(config.store.memory);
-  const metrics = new GatewayMetrics(() => store.size());
+  // The gauge reads the store lazily; the store reports into the metrics.
+  let store: LimitStore | undefined = options.store;
+  const metrics = new GatewayMetrics(() => store?.size() ?? 0);
+  store ??= createStore(config, logger, metrics.storeEvents);
   const table = new RouteTable(config.routes);
   const server = config.server;
   let closing = false;
@@ -93,7 +95,12 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
     sendGatewayError(reply, 'TG_ERR_INTERNAL');
   });
 
-  registerEndpoints(app, metrics, () => (closing ? 'shutting_down' : undefined));
+  const limitStore = store;
+  registerEndpoints(app, metrics, () => {
+    if (closing) return { ready: false, reason: 'shutting_down' };
+    const health = limitStore.health();
+    return health === 'down' ? { ready: false, reason: 'store_unavailable' } : { ready: true, store: health };
+  });
   for (const route of config.routes) {
     metrics.declareRoute(route.path);
     await registerUpstream(app, route, {

@@ -1,4 +1,4 @@
-import type { GatewayConfig, KeySource, LimitPolicy, RouteConfig, TrustProxy } from './types.js';
+import type { GatewayConfig, KeySource, LimitPolicy, RedisStoreConfig, RouteConfig, TrustProxy } from './types.js';
 
 /** Documented defaults (README "Config reference" lists the same values). */
 export const DEFAULTS = {
@@ -14,7 +14,10 @@ export const DEFAULTS = {
     max_body_bytes: 10 * 1024 * 1024,
   },
   log: { level: 'info' },
-  store: { memory: { max_keys: 1_000_000, sweep_interval_ms: 1_000 } },
+  store: {
+    memory: { max_keys: 1_000_000, sweep_interval_ms: 1_000 },
+    redis: { url: 'redis://127.0.0.1:6379', key_prefix: 'tg:', timeout_ms: 50, on_error: 'local' as const },
+  },
   rate_limit: { key: ['header:x-api-key', 'ip'], headers: { legacy: true, draft: true } },
   route: { strip_prefix: false, timeout_ms: 30_000, tls_verify: true },
 } as const;
@@ -40,7 +43,11 @@ export interface RawConfig {
     request_timeout_ms: number; keep_alive_timeout_ms: number; max_header_bytes: number; max_body_bytes: number;
   }>;
   log?: { level?: string };
-  store?: { type?: 'memory'; memory?: { max_keys?: number; sweep_interval_ms?: number } };
+  store?: {
+    type?: 'memory' | 'redis';
+    memory?: { max_keys?: number; sweep_interval_ms?: number };
+    redis?: { url?: string | string[]; key_prefix?: string; timeout_ms?: number; on_error?: 'local' | 'open' | 'closed' };
+  };
   rate_limit?: RawRateLimit;
   routes: RawRoute[];
 }
@@ -67,15 +74,28 @@ export function resolveConfig(raw: RawConfig, file: string, env: NodeJS.ProcessE
     },
     log: { level: env.LOG_LEVEL || raw.log?.level || DEFAULTS.log.level },
     store: {
-      type: 'memory',
+      type: raw.store?.type ?? 'memory',
       memory: {
         maxKeys: raw.store?.memory?.max_keys ?? DEFAULTS.store.memory.max_keys,
         sweepIntervalMs: raw.store?.memory?.sweep_interval_ms ?? DEFAULTS.store.memory.sweep_interval_ms,
       },
+      redis: raw.store?.type === 'redis' ? buildRedis(raw.store.redis ?? {}) : undefined,
     },
     routes: raw.routes.map((r, index) => buildRoute(r, index, defaultPolicy)),
   };
   return deepFreeze(config);
+}
+
+function buildRedis(r: NonNullable<NonNullable<RawConfig['store']>['redis']>): RedisStoreConfig {
+  const d = DEFAULTS.store.redis;
+  const urls = Array.isArray(r.url) ? r.url : [r.url ?? d.url];
+  return {
+    urls,
+    cluster: Array.isArray(r.url),
+    keyPrefix: r.key_prefix ?? d.key_prefix,
+    timeoutMs: r.timeout_ms ?? d.timeout_ms,
+    onError: r.on_error ?? d.on_error,
+  };
 }
 
 function buildRoute(r: RawRoute, index: number, defaultPolicy: LimitPolicy | null): RouteConfig {

@@ -11,6 +11,8 @@ const KEY_SOURCE = `^(ip|header:${HEADER_TOKEN})$`;
 // Route paths are canonical: segments of RFC 3986 pchars (no `%`), no trailing slash.
 const ROUTE_PATH = "^/$|^(/[A-Za-z0-9._~!$&'()*+,;=:@-]+)+$";
 
+const REDIS_URL = '^rediss?://';
+
 const rateLimitFields = {
   requests_per_second: { type: 'number', exclusiveMinimum: 0 },
   burst: { type: 'integer', minimum: 1 },
@@ -66,7 +68,22 @@ export const configSchema = {
       type: 'object',
       additionalProperties: false,
       properties: {
-        type: { enum: ['memory'] },
+        type: { enum: ['memory', 'redis'] },
+        redis: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            url: {
+              anyOf: [
+                { type: 'string', pattern: REDIS_URL },
+                { type: 'array', minItems: 1, items: { type: 'string', pattern: REDIS_URL } },
+              ],
+            },
+            key_prefix: { type: 'string', maxLength: 64 },
+            timeout_ms: { type: 'integer', minimum: 1, maximum: 60000 },
+            on_error: { enum: ['local', 'open', 'closed'] },
+          },
+        },
         memory: {
           type: 'object',
           additionalProperties: false,

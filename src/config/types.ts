@@ -48,11 +48,28 @@ export interface MemoryStoreConfig {
   readonly sweepIntervalMs: number;
 }
 
+/** What a decision does when Redis cannot answer in time. */
+export type RedisFailureMode = 'local' | 'open' | 'closed';
+
+export interface RedisStoreConfig {
+  /** One URL: a standalone server. Several: seed nodes of a Redis Cluster. */
+  readonly urls: readonly string[];
+  readonly cluster: boolean;
+  readonly keyPrefix: string;
+  readonly timeoutMs: number;
+  readonly onError: RedisFailureMode;
+}
+
 export interface GatewayConfig {
   /** The file this config was read from ('<inline>' when built in code). */
   readonly file: string;
   readonly server: ServerConfig;
   readonly log: { readonly level: string };
-  readonly store: { readonly type: 'memory'; readonly memory: MemoryStoreConfig };
+  readonly store: {
+    readonly type: 'memory' | 'redis';
+    readonly memory: MemoryStoreConfig;
+    /** Present when type is redis. */
+    readonly redis: RedisStoreConfig | undefined;
+  };
   readonly routes: readonly RouteConfig[];
 }

@@ -106,11 +106,13 @@ function patternMessage(e: ErrorObject): string {
   if (at.endsWith('/path')) return 'must start with "/" and be a canonical path (no "//", "%", spaces or trailing "/")';
   if (at.endsWith('/upstream')) return 'must be an absolute http:// or https:// URL';
   if (/\/key\/\d+$/.test(at)) return 'must be "ip" or "header:<name>"';
+  if (at.includes('/redis/url')) return 'must be a redis:// or rediss:// URL';
   return `must match ${String((e.params as { pattern: string }).pattern)}`;
 }
 
 function anyOfMessage(e: ErrorObject): string {
   if (e.instancePath.endsWith('/trust_proxy')) return 'must be true, false, a hop count >= 1, or a list of addresses/CIDRs';
+  if (e.instancePath.endsWith('/redis/url')) return 'must be a redis:// URL or a list of them (Redis Cluster seed nodes)';
   if (e.instancePath.endsWith('/rate_limit')) return 'must be false or a mapping of requests_per_second, burst, key, headers';
   return e.message ?? 'is invalid';
 }

@@ -10,6 +10,9 @@ export interface LimitDecision {
   readonly resetSeconds: number;
   /** Whole seconds (>= 1) until one token is available; 0 when allowed. */
   readonly retryAfterSeconds: number;
-  /** Why a request was refused when it was not the bucket's own answer. */
-  readonly reason?: 'capacity';
+  /**
+   * Set when the answer is not the bucket's own: `capacity` (memory store
+   * full of other clients), `store_unavailable` (Redis down, on_error open or closed).
+   */
+  readonly reason?: 'capacity' | 'store_unavailable';
 }

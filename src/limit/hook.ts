@@ -20,6 +20,11 @@ export function createLimitHook(store: LimitStore, onLimited: (route: string) =>
     state.client = client;
     const apply = (decision: LimitDecision): void => {
       state.decision = decision;
+      if (decision.reason === 'store_unavailable') {
+        // on_error open: pass without headers (there are no numbers to tell); closed: 503.
+        if (decision.allowed) return done();
+        return sendGatewayError(reply, 'TG_ERR_LIMIT_STORE_UNAVAILABLE');
+      }
       writeLimitHeaders(reply, decision);
       if (decision.allowed) return done();
       onLimited(route.path);

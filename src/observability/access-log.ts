@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from './logging.js';
+import type { LimitDecision } from '../limit/decision.js';
 import { NO_ROUTE, type GatewayMetrics } from './metrics.js';
 
 /** Status logged for a client that went away before its response was complete (nginx's convention). */
@@ -36,7 +37,7 @@ export function createAccessLog(logger: Logger, metrics: GatewayMetrics) {
         path: state?.path ?? '',
         route: routeLabel,
         client: state?.client?.label ?? `ip:${request.ip}`,
-        decision: state?.decision ? (state.decision.allowed ? 'allowed' : 'limited') : route && !route.policy ? 'unlimited' : 'none',
+        decision: decisionLabel(state?.decision, route !== undefined && route.policy === null),
         status,
         duration_ms: Math.round(ms * 1000) / 1000,
         upstream: route?.upstreamOrigin,
@@ -45,6 +46,12 @@ export function createAccessLog(logger: Logger, metrics: GatewayMetrics) {
       },
       'request',
     );
+  }
+
+  function decisionLabel(d: LimitDecision | undefined, unlimitedRoute: boolean): string {
+    if (d === undefined) return unlimitedRoute ? 'unlimited' : 'none';
+    if (d.reason === 'store_unavailable') return d.allowed ? 'allowed_store_unavailable' : 'refused_store_unavailable';
+    return d.allowed ? 'allowed' : 'limited';
   }
 
   return {

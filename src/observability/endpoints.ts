@@ -1,19 +1,19 @@
 import type { FastifyInstance } from 'fastify';
 import type { GatewayMetrics } from './metrics.js';
 
-/** Why the gateway cannot serve right now, or undefined when it can. */
-export type ReadinessProbe = () => string | undefined;
+/** Whether the gateway can serve now; `store` says if limits come from the configured store or a fallback. */
+export type ReadinessProbe = () => { ready: true; store: 'ok' | 'degraded' } | { ready: false; reason: string };
 
 /** /health, /ready and /metrics: answered by the gateway itself, never proxied, never limited. */
-export function registerEndpoints(app: FastifyInstance, metrics: GatewayMetrics, notReadyReason: ReadinessProbe): void {
+export function registerEndpoints(app: FastifyInstance, metrics: GatewayMetrics, readiness: ReadinessProbe): void {
   app.get('/health', (_request, reply) => {
     reply.header('cache-control', 'no-store').send({ status: 'ok' });
   });
   app.get('/ready', (_request, reply) => {
-    const reason = notReadyReason();
+    const r = readiness();
     reply.header('cache-control', 'no-store');
-    if (reason === undefined) reply.send({ status: 'ready' });
-    else reply.code(503).send({ status: 'not_ready', reason });
+    if (r.ready) reply.send({ status: 'ready', store: r.store });
+    else reply.code(503).send({ status: 'not_ready', reason: r.reason });
   });
   app.get('/metrics', async (_request, reply) => {
     reply.header('content-type', metrics.registry.contentType).header('cache-control', 'no-store');

@@ -16,6 +16,9 @@ export class GatewayMetrics {
   readonly #rateLimited: Counter<'route'>;
   readonly #duration: Histogram<'route'>;
   readonly #upstreamErrors: Counter<'route' | 'reason'>;
+  readonly #storeErrors: Counter<'reason'>;
+  readonly #storeUp: Gauge;
+  readonly #localDenials: Counter;
   // Children cached by label values: prom-client hashes label objects on every call otherwise.
   readonly #requestChildren = new Map<string, Counter.Internal>();
   readonly #durationChildren = new Map<string, Histogram.Internal<"route">>();
@@ -45,6 +48,23 @@ export class GatewayMetrics {
       name: 'throttlegate_upstream_errors_total',
       help: 'Upstream failures, by route and reason (refused, reset, timeout, tls, dns, other).',
       labelNames: ['route', 'reason'],
+      registers,
+    });
+    this.#storeErrors = new Counter({
+      name: 'throttlegate_store_errors_total',
+      help: 'Rate-limit store calls that failed, by reason (timeout, connection, script, other).',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.#storeUp = new Gauge({
+      name: 'throttlegate_store_up',
+      help: '1 when decisions come from the configured store, 0 while on_error applies.',
+      registers,
+    });
+    this.#storeUp.set(1);
+    this.#localDenials = new Counter({
+      name: 'throttlegate_store_local_denials_total',
+      help: 'Refusals answered from the local over-limit cache without asking the shared store.',
       registers,
     });
     new Gauge({
@@ -91,4 +111,11 @@ export class GatewayMetrics {
   countUpstreamError(route: string, reason: string): void {
     this.#upstreamErrors.labels(route, reason).inc();
   }
+
+  /** The hooks a shared store reports through. */
+  readonly storeEvents = {
+    onError: (reason: string) => this.#storeErrors.labels(reason).inc(),
+    onStateChange: (up: boolean) => this.#storeUp.set(up ? 1 : 0),
+    onLocalDenial: () => this.#localDenials.inc(),
+  };
 }

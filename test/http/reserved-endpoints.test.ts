@@ -16,7 +16,7 @@ test('/health, /ready and /metrics are answered by the gateway, never proxied, n
     assert.equal(health.headers['x-ratelimit-limit'], undefined);
     const ready = await send(gw.url, '/ready');
     assert.equal(ready.status, 200);
-    assert.deepEqual(ready.json(), { status: 'ready' });
+    assert.deepEqual(ready.json(), { status: 'ready', store: 'ok' });
     const metrics = await send(gw.url, '/metrics');
     assert.equal(metrics.status, 200);
     assert.match(String(metrics.headers['content-type']), /^text\/plain/);

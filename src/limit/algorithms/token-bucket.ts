@@ -11,7 +11,9 @@ import type { LimitPolicy } from '../../config/types.js';
  * continuous, and a bucket whose `fullAt` has passed is exactly a new bucket
  * (which is why stores may forget it: sweeping it is lossless).
  *
- * Pure: the caller passes the clock reading, so tests need no sleeping.
+ * Pure: the caller passes the clock reading, so tests need no sleeping. The
+ * Redis store runs the same arithmetic in Lua (stores/redis-script.ts) and
+ * rounds its raw answer with `roundStep`, so both stores report alike.
  */
 export interface BucketStep {
   readonly allowed: boolean;
@@ -20,6 +22,15 @@ export interface BucketStep {
   readonly remaining: number;
   readonly resetSeconds: number;
   readonly retryAfterSeconds: number;
+}
+
+/** A decision before rounding: tokens left and exact waits in ms. */
+export interface RawStep {
+  readonly allowed: boolean;
+  readonly tokensLeft: number;
+  readonly msUntilFull: number;
+  /** 0 when allowed. */
+  readonly msUntilToken: number;
 }
 
 // Tolerance for float error in token arithmetic (fractional rates).
@@ -36,23 +47,21 @@ export function takeToken(
   const tokens = burst - ((start - now) * rate) / 1000;
   if (tokens + EPSILON >= 1) {
     const next = start + msPerToken;
-    return {
-      allowed: true,
-      fullAt: next,
-      remaining: Math.max(0, Math.floor(tokens - 1 + EPSILON)),
-      resetSeconds: ceilSeconds(next - now),
-      retryAfterSeconds: 0,
-    };
+    return { ...roundStep({ allowed: true, tokensLeft: tokens - 1, msUntilFull: next - now, msUntilToken: 0 }), fullAt: next };
   }
-  return {
-    allowed: false,
-    fullAt: start,
-    remaining: 0,
-    resetSeconds: ceilSeconds(start - now),
-    retryAfterSeconds: Math.max(1, Math.ceil((1 - tokens) / rate - EPSILON)),
-  };
+  const wait = (1 - tokens) * msPerToken;
+  return { ...roundStep({ allowed: false, tokensLeft: tokens, msUntilFull: start - now, msUntilToken: wait }), fullAt: start };
 }
 
-function ceilSeconds(ms: number): number {
-  return Math.max(0, Math.ceil(ms / 1000 - EPSILON));
+/**
+ * Whole numbers for headers: Remaining floors the tokens left, Reset rounds
+ * the wait until full up, and Retry-After = ceil((1 - tokens) / rate) >= 1.
+ */
+export function roundStep(raw: RawStep): Omit<BucketStep, 'fullAt'> {
+  return {
+    allowed: raw.allowed,
+    remaining: raw.allowed ? Math.max(0, Math.floor(raw.tokensLeft + EPSILON)) : 0,
+    resetSeconds: Math.max(0, Math.ceil(raw.msUntilFull / 1000 - EPSILON)),
+    retryAfterSeconds: raw.allowed ? 0 : Math.max(1, Math.ceil(raw.msUntilToken / 1000 - EPSILON)),
+  };
 }

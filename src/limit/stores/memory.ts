@@ -1,7 +1,7 @@
 import type { LimitPolicy, MemoryStoreConfig } from '../../config/types.js';
 import type { LimitDecision } from '../decision.js';
 import { takeToken } from '../algorithms/token-bucket.js';
-import { monotonicClock, type Clock, type LimitStore } from './store.js';
+import { monotonicClock, type Clock, type LimitStore, type StoreHealth } from './store.js';
 
 /** How many buckets one sweep tick examines, so a tick never stalls the event loop. */
 const SWEEP_BATCH = 50_000;
@@ -127,6 +127,10 @@ export class MemoryStore implements LimitStore {
 
   size(): number {
     return this.#held;
+  }
+
+  health(): StoreHealth {
+    return 'ok';
   }
 
   /** One sweeper tick: forgets full buckets, examining at most `budget` per table. Public for tests. */

@@ -9,10 +9,14 @@ import type { LimitDecision } from '../decision.js';
 export interface LimitStore {
   /** Takes one token from `key`'s bucket under `policy` and says whether the request may pass. */
   consume(policy: LimitPolicy, key: string): LimitDecision | Promise<LimitDecision>;
-  /** Buckets currently held (the `throttlegate_active_clients` gauge). */
+  /** Buckets currently held by this process (the `throttlegate_active_clients` gauge). */
   size(): number;
+  /** Whether decisions come from the store itself ('ok'), a fallback ('degraded'), or nowhere ('down'). */
+  health(): StoreHealth;
   close(): Promise<void>;
 }
+
+export type StoreHealth = 'ok' | 'degraded' | 'down';
 
 /** Milliseconds from an arbitrary origin; only differences matter. Injected so tests control time. */
 export type Clock = () => number;

@@ -1,0 +1,185 @@
+import { Cluster, Redis, type ClusterNode, type RedisOptions } from 'ioredis';
+import type { LimitPolicy, MemoryStoreConfig, RedisStoreConfig } from '../../config/types.js';
+import type { LimitDecision } from '../decision.js';
+import { roundStep, type RawStep } from '../algorithms/token-bucket.js';
+import type { Logger } from '../../observability/logging.js';
+import { MemoryStore } from './memory.js';
+import { OverLimitCache } from './over-limit-cache.js';
+import { TAKE_TOKEN_LUA, bucketKey, parseReply, type ScriptReply } from './redis-script.js';
+import { monotonicClock, type Clock, type LimitStore, type StoreHealth } from './store.js';
+
+export type StoreErrorReason = 'timeout' | 'connection' | 'script' | 'other';
+
+/** What the store tells the outside world (metrics); it logs state changes itself. */
+export interface RedisStoreEvents {
+  onError(reason: StoreErrorReason): void;
+  onStateChange(up: boolean): void;
+  onLocalDenial(): void;
+}
+
+type ScriptClient = (Redis | Cluster) & { tgTakeToken(key: string, rate: number, burst: number): Promise<ScriptReply> };
+
+// After this many timeouts in a row on a live connection, stop asking for a while.
+const TIMEOUTS_BEFORE_SUSPEND = 3;
+const SUSPEND_MS = 500;
+
+/**
+ * The distributed store: every instance shares one bucket per client in Redis,
+ * so N gateways enforce the configured limit, not N times it.
+ *
+ * - Each decision is one EVALSHA of TAKE_TOKEN_LUA (ioredis reloads the
+ *   script on NOSCRIPT); concurrent decisions are auto-pipelined.
+ * - Clients Redis has refused are refused locally until their token is due
+ *   (OverLimitCache), so a flood costs Redis almost nothing.
+ * - A decision never waits longer than `timeout_ms`. When Redis cannot
+ *   answer, `on_error` decides: `local` limits with this instance's memory
+ *   store, `open` allows, `closed` refuses (503). Reconnection is automatic,
+ *   with backoff capped at 1 s.
+ */
+export class RedisStore implements LimitStore {
+  readonly #client: ScriptClient;
+  readonly #config: RedisStoreConfig;
+  readonly #fallback: MemoryStore;
+  readonly #cache = new OverLimitCache();
+  readonly #clock: Clock;
+  readonly #logger: Logger;
+  readonly #events: RedisStoreEvents;
+  #up = false;
+  #timeoutsInARow = 0;
+  #suspendedUntil = 0;
+  #closed = false;
+
+  constructor(
+    config: RedisStoreConfig,
+    options: { memory: MemoryStoreConfig; logger: Logger; events: RedisStoreEvents; clock?: Clock },
+  ) {
+    this.#config = config;
+    this.#logger = options.logger;
+    this.#events = options.events;
+    this.#clock = options.clock ?? monotonicClock;
+    this.#fallback = new MemoryStore(options.memory, { clock: this.#clock });
+    this.#client = connect(config);
+    this.#client.defineCommand('tgTakeToken', { numberOfKeys: 1, lua: TAKE_TOKEN_LUA });
+    this.#client.on('ready', () => this.#setUp(true));
+    this.#client.on('close', () => this.#setUp(false, 'connection closed'));
+    // ioredis emits 'error' on every failed reconnect; the state change is logged once.
+    this.#client.on('error', (err: Error) => this.#setUp(false, err.message));
+    this.#events.onStateChange(false);
+  }
+
+  consume(policy: LimitPolicy, key: string): LimitDecision | Promise<LimitDecision> {
+    const now = this.#clock();
+    const cacheKey = `${policy.id}\u0000${key}`;
+    const refused = this.#cache.get(cacheKey, now);
+    if (refused !== undefined) {
+      this.#events.onLocalDenial();
+      return decide(policy, { allowed: false, tokensLeft: 0, msUntilFull: refused.msUntilFull, msUntilToken: refused.msUntilToken });
+    }
+    if (!this.#up || now < this.#suspendedUntil) return this.#withoutRedis(policy, key);
+    return this.#client.tgTakeToken(bucketKey(this.#config.keyPrefix, policy.id, key), policy.rate, policy.burst).then(
+      (reply) => {
+        this.#timeoutsInARow = 0;
+        const raw = parseReply(reply);
+        if (!raw.allowed) this.#cache.remember(cacheKey, this.#clock(), raw.msUntilToken, raw.msUntilFull);
+        return decide(policy, raw);
+      },
+      (err: Error) => {
+        this.#failed(err);
+        return this.#withoutRedis(policy, key);
+      },
+    );
+  }
+
+  size(): number {
+    return this.#fallback.size() + this.#cache.size;
+  }
+
+  health(): StoreHealth {
+    if (this.#up && this.#clock() >= this.#suspendedUntil) return 'ok';
+    return this.#config.onError === 'closed' ? 'down' : 'degraded';
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#cache.clear();
+    await this.#fallback.close();
+    await Promise.race([this.#client.quit().catch(() => {}), new Promise((r) => setTimeout(r, 500).unref())]);
+    this.#client.disconnect();
+  }
+
+  #withoutRedis(policy: LimitPolicy, key: string): LimitDecision {
+    switch (this.#config.onError) {
+      case 'local':
+        return this.#fallback.consume(policy, key);
+      case 'open':
+        return { allowed: true, policy, remaining: 0, resetSeconds: 0, retryAfterSeconds: 0, reason: 'store_unavailable' };
+      case 'closed':
+        return { allowed: false, policy, remaining: 0, resetSeconds: 0, retryAfterSeconds: 1, reason: 'store_unavailable' };
+    }
+  }
+
+  #failed(err: Error): void {
+    const reason = classify(err);
+    this.#events.onError(reason);
+    if (reason !== 'timeout') return;
+    if (++this.#timeoutsInARow >= TIMEOUTS_BEFORE_SUSPEND) {
+      this.#timeoutsInARow = 0;
+      this.#suspendedUntil = this.#clock() + SUSPEND_MS;
+      this.#logger.warn({ store: 'redis', on_error: this.#config.onError, suspend_ms: SUSPEND_MS }, 'store: redis is not answering in time');
+    }
+  }
+
+  #setUp(up: boolean, why?: string): void {
+    if (this.#up === up || this.#closed) return;
+    this.#up = up;
+    this.#events.onStateChange(up);
+    if (up) {
+      this.#suspendedUntil = 0;
+      this.#logger.info({ store: 'redis' }, 'store: redis connected, limits are shared');
+    } else {
+      this.#logger.warn({ store: 'redis', on_error: this.#config.onError, reason: why }, 'store: redis unavailable');
+    }
+  }
+}
+
+function decide(policy: LimitPolicy, raw: RawStep): LimitDecision {
+  return { ...roundStep(raw), policy };
+}
+
+function classify(err: Error): StoreErrorReason {
+  const m = err.message;
+  if (/timed out/i.test(m)) return 'timeout';
+  if (/writeable|closed|ECONNREFUSED|ECONNRESET|isn't ready|connect/i.test(m)) return 'connection';
+  if (err.name === 'ReplyError') return 'script';
+  return 'other';
+}
+
+function connect(config: RedisStoreConfig): ScriptClient {
+  const common: RedisOptions = {
+    commandTimeout: config.timeoutMs,
+    connectTimeout: Math.max(1000, config.timeoutMs),
+    // Fail fast while disconnected instead of queueing: a decision never waits for a reconnect.
+    enableOfflineQueue: false,
+    autoResendUnfulfilledCommands: false,
+    maxRetriesPerRequest: 0,
+    enableAutoPipelining: true,
+    retryStrategy: (attempt) => Math.min(50 * 2 ** Math.min(attempt, 5), 1000),
+  };
+  if (!config.cluster) return new Redis(config.urls[0] as string, common) as ScriptClient;
+  const nodes: ClusterNode[] = config.urls.map((u) => {
+    const url = new URL(u);
+    return { host: url.hostname, port: Number(url.port || 6379) };
+  });
+  const first = new URL(config.urls[0] as string);
+  return new Cluster(nodes, {
+    enableOfflineQueue: false,
+    enableAutoPipelining: true,
+    clusterRetryStrategy: (attempt) => Math.min(50 * 2 ** Math.min(attempt, 5), 1000),
+    redisOptions: {
+      ...common,
+      username: first.username || undefined,
+      password: first.password ? decodeURIComponent(first.password) : undefined,
+      tls: first.protocol === 'rediss:' ? {} : undefined,
+    },
+  }) as ScriptClient;
+}
