@@ -56,7 +56,7 @@ export function runBare(): void {
 export function runGateway(policy: BenchPolicy, name: string): void {
   const originPort = portArg(name);
   const config = parseConfig(gatewayYaml(originPort, policy), '<bench>', {});
-  const logger = createLogger('info', pino.destination('/dev/null'));
+  const logger = createLogger(process.env.BENCH_LOG_LEVEL ?? 'info', pino.destination({ dest: '/dev/null', sync: false, minLength: 4096 }));
   buildGateway(config, { port: 0, host: '127.0.0.1', logger })
     .then((gateway) => gateway.listen().then(() => announce(portOf(gateway.app.server.address()))))
     .catch(fail);

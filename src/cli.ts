@@ -118,6 +118,7 @@ async function serve(config: GatewayConfig, port: string | undefined, host: stri
       },
       `throttlegate listening on ${url}`,
     );
+    logger.flush(); // stdout is buffered; whoever waits for this line should see it now
   } catch (err) {
     logger.error({ err }, `cannot listen: ${(err as Error).message}`);
     await gateway.close();

@@ -22,8 +22,7 @@ export function closeOnSignals(gateway: Gateway, logger: Logger, graceMs: number
     gateway.close().then(
       () => {
         logger.info('shutdown complete');
-        logger.flush?.();
-        process.exit(0);
+        logger.flush(() => process.exit(0));
       },
       (err: unknown) => {
         logger.error({ err }, 'shutdown failed');

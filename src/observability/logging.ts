@@ -8,7 +8,7 @@ export type { Logger };
  * values are never logged, and the redact paths are a second fence should a
  * future log call pass a request or headers object.
  */
-export function createLogger(level: string, destination?: DestinationStream): Logger {
+export function createLogger(level: string, destination: DestinationStream = bufferedStdout()): Logger {
   return pino(
     {
       level,
@@ -20,4 +20,14 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
     },
     destination,
   );
+}
+
+/**
+ * stdout through a 4 KiB buffer: one write(2) per few dozen access lines
+ * instead of one per request (a sync write per line cost ~15% of pass-through
+ * throughput in the benchmark). The buffer is flushed on shutdown (lifecycle.ts)
+ * and by pino on exit.
+ */
+export function bufferedStdout(): DestinationStream {
+  return pino.destination({ dest: 1, sync: false, minLength: 4096 });
 }
