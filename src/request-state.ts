@@ -14,6 +14,8 @@ export interface RequestState {
   badTarget: string | undefined;
   /** X-Forwarded-For chain as the gateway will forward it (client first). */
   forwardedFor: string;
+  /** The client address after trust_proxy: computed once, read by the limiter and the log. */
+  clientIp: string;
   client: ClientIdentity | undefined;
   decision: LimitDecision | undefined;
   /** Set when the upstream failed: the `reason` label and the error. */

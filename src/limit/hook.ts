@@ -16,7 +16,7 @@ export function createLimitHook(store: LimitStore, onLimited: (route: string) =>
     const route = state.route;
     const policy = route?.policy;
     if (!route || !policy) return done();
-    const client = identifyClient(request.raw, policy.key, request.ip);
+    const client = identifyClient(request.raw, policy.key, state.clientIp);
     state.client = client;
     const apply = (decision: LimitDecision): void => {
       state.decision = decision;

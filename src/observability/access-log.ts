@@ -36,7 +36,7 @@ export function createAccessLog(logger: Logger, metrics: GatewayMetrics) {
         method: request.method,
         path: state?.path ?? '',
         route: routeLabel,
-        client: state?.client?.label ?? `ip:${request.ip}`,
+        client: state?.client?.label ?? `ip:${state?.clientIp || request.ip}`,
         decision: decisionLabel(state?.decision, route !== undefined && route.policy === null),
         status,
         duration_ms: Math.round(ms * 1000) / 1000,

@@ -24,6 +24,7 @@ export function createUrlRewriter(table: RouteTable) {
       route: undefined,
       badTarget: target.ok ? undefined : target.reason,
       forwardedFor: '',
+      clientIp: '',
       client: undefined,
       decision: undefined,
       upstreamError: undefined,
@@ -56,7 +57,9 @@ export function routingHook(request: FastifyRequest, reply: FastifyReply, done: 
     request.log.error({ path: state.path, table: route.index, router: routedTo }, 'route table and router disagree');
     return sendGatewayError(reply, 'TG_ERR_INTERNAL');
   }
+  // request.ip and request.ips each walk X-Forwarded-For: walk it once.
   const ips = request.ips;
-  state.forwardedFor = ips ? [...ips].reverse().join(', ') : request.ip;
+  state.clientIp = ips ? (ips[ips.length - 1] as string) : request.ip;
+  state.forwardedFor = ips ? [...ips].reverse().join(', ') : state.clientIp;
   done();
 }
