@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import type { GatewayConfig, TrustProxy } from './config/types.js';
 import { RouteTable } from './routing/table.js';
-import { createUrlRewriter, routingHook } from './routing/hook.js';
+import { admitRoute, createUrlRewriter } from './routing/hook.js';
 import { createLimitHook } from './limit/hook.js';
 import { createStore } from './limit/stores/create.js';
 import type { LimitStore } from './limit/stores/store.js';
@@ -38,9 +38,11 @@ export interface Gateway {
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /**
- * Builds the gateway from a frozen config. Hooks are wired in request order:
- * rewriteUrl (canonical path, route table) -> onRequest: routing (400/404/405) ->
- * onRequest: body size (413) -> onRequest: limit (429) -> the route's proxy -> onResponse: metrics + log line.
+ * Builds the gateway from a frozen config. The request path, in order:
+ * rewriteUrl (canonical path, route table) -> one onRequest hook: routing
+ * (400/404/405), abort tracking, declared body size (413), limit (429) ->
+ * the route's proxy -> onResponse: metrics + log line. The onRequest steps
+ * share one hook because each Fastify hook costs a turn of its hook runner.
  */
 export async function buildGateway(config: GatewayConfig, options: GatewayOptions = {}): Promise<Gateway> {
   const logger = options.logger ?? createLogger(config.log.level);
@@ -56,6 +58,7 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
     loggerInstance: logger as FastifyBaseLogger,
     // The gateway writes its own single access line per request (access-log.ts).
     logController: new LogController({ disableRequestLogging: true }),
+    childLoggerFactory: sharedChildLoggers(),
     trustProxy: fastifyTrust(server.trustProxy),
     requestIdHeader: false,
     genReqId: (req) => {
@@ -75,14 +78,16 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
 
   const accessLog = createAccessLog(logger, metrics);
   app.decorateRequest('gateway', null as never);
-  app.addHook('onRequest', routingHook);
-  app.addHook('onRequest', accessLog.watchAbort);
+  const limit = createLimitHook(store, (route) => metrics.countRateLimited(route));
   app.addHook('onRequest', (request, reply, done) => {
+    const refusal = admitRoute(request);
+    if (refusal !== undefined) return sendGatewayError(reply, refusal);
+    accessLog.track(request, reply);
     // A declared length over the limit is refused before it costs a token or an upstream socket.
-    if (Number(request.headers['content-length']) > server.maxBodyBytes) return sendGatewayError(reply, 'TG_ERR_REQUEST_BODY_TOO_LARGE');
-    done();
+    const length = request.headers['content-length'];
+    if (length !== undefined && Number(length) > server.maxBodyBytes) return sendGatewayError(reply, 'TG_ERR_REQUEST_BODY_TOO_LARGE');
+    limit(request, reply, done);
   });
-  app.addHook('onRequest', createLimitHook(store, (route) => metrics.countRateLimited(route)));
   app.addHook('onResponse', accessLog.onResponse);
 
   app.setNotFoundHandler((_request, reply) => sendGatewayError(reply, 'TG_ERR_ROUTE_NOT_FOUND'));
@@ -121,6 +126,24 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
       closing = true;
       await app.close();
     },
+  };
+}
+
+/**
+ * Fastify builds a pino child per request (request.log) to bind its id: a
+ * cost paid on every request for lines the gateway rarely writes (its access
+ * line carries reqId itself). Children are shared, one per log level.
+ */
+function sharedChildLoggers() {
+  const children = new Map<string, FastifyBaseLogger>();
+  return (logger: FastifyBaseLogger, _bindings: unknown, options: { level?: string }): FastifyBaseLogger => {
+    const level = options.level ?? '';
+    let child = children.get(level);
+    if (child === undefined) {
+      child = level === '' ? logger : logger.child({}, { level });
+      children.set(level, child);
+    }
+    return child;
   };
 }
 

@@ -25,24 +25,33 @@ type HeaderSink = { header(name: string, value: string): unknown };
  */
 export function writeLimitHeaders(reply: HeaderSink, d: LimitDecision): void {
   const p = d.policy;
+  const fixed = policyValues(p);
   if (p.headers.legacy) {
-    reply.header(LIMIT_HEADER_NAMES.limit, String(p.burst));
+    reply.header(LIMIT_HEADER_NAMES.limit, fixed.limit);
     reply.header(LIMIT_HEADER_NAMES.remaining, String(d.remaining));
     reply.header(LIMIT_HEADER_NAMES.reset, String(d.resetSeconds));
   }
   if (p.headers.draft) {
-    reply.header(LIMIT_HEADER_NAMES.draftPolicy, draftPolicyValue(p));
-    reply.header(LIMIT_HEADER_NAMES.draftState, `${sfString(p.id)};r=${d.remaining};t=${d.resetSeconds}`);
+    reply.header(LIMIT_HEADER_NAMES.draftPolicy, fixed.draftPolicy);
+    reply.header(LIMIT_HEADER_NAMES.draftState, `${fixed.draftId};r=${d.remaining};t=${d.resetSeconds}`);
   }
   if (!d.allowed) reply.header(LIMIT_HEADER_NAMES.retryAfter, String(d.retryAfterSeconds));
 }
 
-const policyValues = new WeakMap<LimitPolicy, string>();
-function draftPolicyValue(p: LimitPolicy): string {
-  let v = policyValues.get(p);
+/** The parts of the headers that depend on the policy alone, rendered once per policy. */
+interface PolicyValues {
+  readonly limit: string;
+  readonly draftId: string;
+  readonly draftPolicy: string;
+}
+
+const rendered = new WeakMap<LimitPolicy, PolicyValues>();
+function policyValues(p: LimitPolicy): PolicyValues {
+  let v = rendered.get(p);
   if (v === undefined) {
-    v = `${sfString(p.id)};q=${p.burst};w=${Math.max(1, Math.ceil(p.burst / p.rate))}`;
-    policyValues.set(p, v);
+    const draftId = sfString(p.id);
+    v = { limit: String(p.burst), draftId, draftPolicy: `${draftId};q=${p.burst};w=${Math.max(1, Math.ceil(p.burst / p.rate))}` };
+    rendered.set(p, v);
   }
   return v;
 }

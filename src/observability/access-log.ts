@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from './logging.js';
 import type { LimitDecision } from '../limit/decision.js';
@@ -8,14 +9,18 @@ export const CLIENT_CLOSED = 499;
 
 const kLogged = Symbol('throttlegate.logged');
 type Tracked = FastifyRequest & { [kLogged]?: true };
+const kInFlight = Symbol('throttlegate.inFlight');
+type TrackedSocket = Socket & { [kInFlight]?: Set<FastifyReply> };
 
 /**
  * One metric observation and one log line per request. The line names the
  * route, never a raw key: `client` is `ip:<addr>` or `key:<sha256 prefix>`,
  * and the path is logged without its query string, which often carries tokens.
  *
- * Fastify runs onResponse only for responses that finished; `watchAbort`
- * covers clients that hang up first, so they get their line too (status 499).
+ * Fastify runs onResponse only for responses that finished; `track` covers
+ * clients that hang up first, so they get their line too (status 499). It
+ * listens once per connection, not once per request: a keep-alive socket
+ * carries thousands of requests, and a listener per request is measurable.
  */
 export function createAccessLog(logger: Logger, metrics: GatewayMetrics) {
   function record(request: FastifyRequest, reply: FastifyReply, status: number): void {
@@ -56,14 +61,24 @@ export function createAccessLog(logger: Logger, metrics: GatewayMetrics) {
 
   return {
     onResponse(request: FastifyRequest, reply: FastifyReply, done: () => void): void {
+      (request.raw.socket as TrackedSocket | null)?.[kInFlight]?.delete(reply);
       record(request, reply, reply.statusCode);
       done();
     },
-    watchAbort(request: FastifyRequest, reply: FastifyReply, done: () => void): void {
-      reply.raw.once('close', () => {
-        if (!reply.raw.writableFinished) record(request, reply, CLIENT_CLOSED);
-      });
-      done();
+    /** Logs the request as 499 should its connection close before the response is complete. */
+    track(request: FastifyRequest, reply: FastifyReply): void {
+      const socket = request.raw.socket as TrackedSocket | null;
+      if (socket === null) return;
+      let inFlight = socket[kInFlight];
+      if (inFlight === undefined) {
+        const open = new Set<FastifyReply>();
+        socket[kInFlight] = inFlight = open;
+        socket.once('close', () => {
+          for (const r of open) if (!r.raw.writableFinished) record(r.request, r, CLIENT_CLOSED);
+          open.clear();
+        });
+      }
+      inFlight.add(reply);
     },
   };
 }

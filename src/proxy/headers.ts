@@ -24,18 +24,21 @@ export function upstreamRequestHeaders(request: FastifyRequest, headers: Headers
   return headers;
 }
 
-/** Headers sent to the client: hop-by-hop removed, and the gateway's own limit headers win over an upstream's. */
+// Never passed to the client: hop-by-hop fields, and limit headers, where the gateway's own win.
+const NOT_DOWNSTREAM = new Set(['connection', 'te', ...HOP_BY_HOP, ...ALL_LIMIT_HEADERS]);
+
+/**
+ * Headers sent to the client: hop-by-hop fields (and any the upstream's
+ * `Connection` lists) removed, and the gateway's own limit headers win over
+ * an upstream's. Copies rather than deletes: a fresh object stays fast for
+ * the header writes that follow.
+ */
 export function downstreamResponseHeaders(headers: IncomingHttpHeaders): IncomingHttpHeaders {
-  const connection = headers.connection;
-  if (connection !== undefined) {
-    for (const token of connection.split(',')) {
-      const name = token.trim().toLowerCase();
-      if (name) delete headers[name];
-    }
-    delete headers.connection;
+  const listed = headers.connection?.toLowerCase().split(',').map((token) => token.trim());
+  const out: IncomingHttpHeaders = {};
+  for (const name in headers) {
+    if (NOT_DOWNSTREAM.has(name) || (listed !== undefined && listed.includes(name))) continue;
+    out[name] = headers[name];
   }
-  for (const name of HOP_BY_HOP) if (headers[name] !== undefined) delete headers[name];
-  if (headers.te !== undefined) delete headers.te;
-  for (const name of ALL_LIMIT_HEADERS) if (headers[name] !== undefined) delete headers[name];
-  return headers;
+  return out;
 }

@@ -1,8 +1,8 @@
 import type { IncomingMessage } from 'node:http';
-import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import type { RequestState } from '../request-state.js';
 import { RESERVED_PATHS } from '../config/validate.js';
-import { sendGatewayError } from '../respond.js';
+import type { ErrorCode } from '../errors.js';
 import { normaliseTarget } from './normalise.js';
 import type { RouteTable } from './table.js';
 
@@ -38,28 +38,32 @@ export function createUrlRewriter(table: RouteTable) {
 }
 
 /**
- * First onRequest hook: refuses malformed targets (400) and unrouted paths
- * (404), and checks Fastify's router agrees with the route table.
+ * The routing step of the gateway's onRequest hook: the refusal for a
+ * malformed target (400), an unrouted path (404) or an unproxied method (405),
+ * or undefined when the request may go on. Also checks that Fastify's router
+ * agrees with the route table, and records the client address once.
  */
-export function routingHook(request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
+export function admitRoute(request: FastifyRequest): ErrorCode | undefined {
   const state = (request.raw as RawWithState)[kState] as RequestState;
   request.gateway = state;
-  if (state.badTarget !== undefined) return sendGatewayError(reply, 'TG_ERR_REQUEST_BAD_PATH');
+  if (state.badTarget !== undefined) return 'TG_ERR_REQUEST_BAD_PATH';
   const route = state.route;
-  if (route === undefined) {
-    if (RESERVED.has(state.path)) return done();
-    return sendGatewayError(reply, 'TG_ERR_ROUTE_NOT_FOUND');
-  }
+  if (route === undefined) return RESERVED.has(state.path) ? undefined : 'TG_ERR_ROUTE_NOT_FOUND';
   const routedTo = (request.routeOptions.config as { routeIndex?: number }).routeIndex;
-  if (routedTo === undefined) return sendGatewayError(reply, 'TG_ERR_REQUEST_METHOD_NOT_ALLOWED');
+  if (routedTo === undefined) return 'TG_ERR_REQUEST_METHOD_NOT_ALLOWED';
   if (routedTo !== route.index) {
     // Both decide on the same canonical path, so this is a bug, never an input: fail closed.
     request.log.error({ path: state.path, table: route.index, router: routedTo }, 'route table and router disagree');
-    return sendGatewayError(reply, 'TG_ERR_INTERNAL');
+    return 'TG_ERR_INTERNAL';
   }
   // request.ip and request.ips each walk X-Forwarded-For: walk it once.
   const ips = request.ips;
-  state.clientIp = ips ? (ips[ips.length - 1] as string) : request.ip;
-  state.forwardedFor = ips ? [...ips].reverse().join(', ') : state.clientIp;
-  done();
+  if (ips === undefined) {
+    state.clientIp = request.ip;
+    state.forwardedFor = state.clientIp;
+  } else {
+    state.clientIp = ips[ips.length - 1] as string;
+    state.forwardedFor = [...ips].reverse().join(', ');
+  }
+  return undefined;
 }

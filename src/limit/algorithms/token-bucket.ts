@@ -47,10 +47,15 @@ export function takeToken(
   const tokens = burst - ((start - now) * rate) / 1000;
   if (tokens + EPSILON >= 1) {
     const next = start + msPerToken;
-    return { ...roundStep({ allowed: true, tokensLeft: tokens - 1, msUntilFull: next - now, msUntilToken: 0 }), fullAt: next };
+    return { allowed: true, fullAt: next, remaining: wholeTokens(tokens - 1), resetSeconds: secondsUntilFull(next - now), retryAfterSeconds: 0 };
   }
-  const wait = (1 - tokens) * msPerToken;
-  return { ...roundStep({ allowed: false, tokensLeft: tokens, msUntilFull: start - now, msUntilToken: wait }), fullAt: start };
+  return {
+    allowed: false,
+    fullAt: start,
+    remaining: 0,
+    resetSeconds: secondsUntilFull(start - now),
+    retryAfterSeconds: retryAfterSeconds((1 - tokens) * msPerToken),
+  };
 }
 
 /**
@@ -60,8 +65,12 @@ export function takeToken(
 export function roundStep(raw: RawStep): Omit<BucketStep, 'fullAt'> {
   return {
     allowed: raw.allowed,
-    remaining: raw.allowed ? Math.max(0, Math.floor(raw.tokensLeft + EPSILON)) : 0,
-    resetSeconds: Math.max(0, Math.ceil(raw.msUntilFull / 1000 - EPSILON)),
-    retryAfterSeconds: raw.allowed ? 0 : Math.max(1, Math.ceil(raw.msUntilToken / 1000 - EPSILON)),
+    remaining: raw.allowed ? wholeTokens(raw.tokensLeft) : 0,
+    resetSeconds: secondsUntilFull(raw.msUntilFull),
+    retryAfterSeconds: raw.allowed ? 0 : retryAfterSeconds(raw.msUntilToken),
   };
 }
+
+const wholeTokens = (tokens: number): number => Math.max(0, Math.floor(tokens + EPSILON));
+const secondsUntilFull = (ms: number): number => Math.max(0, Math.ceil(ms / 1000 - EPSILON));
+const retryAfterSeconds = (ms: number): number => Math.max(1, Math.ceil(ms / 1000 - EPSILON));
