@@ -1,11 +1,24 @@
 import type { Socket } from 'node:net';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import pino from 'pino';
 import type { Logger } from './logging.js';
 import type { LimitDecision } from '../limit/decision.js';
 import { NO_ROUTE, type GatewayMetrics } from './metrics.js';
 
 /** Status logged for a client that went away before its response was complete (nginx's convention). */
 export const CLIENT_CLOSED = 499;
+
+interface AccessFields {
+  reqId: string;
+  method: string;
+  path: string;
+  route: string;
+  client: string;
+  decision: string;
+  status: number;
+  duration_ms: number;
+  upstream: string | undefined;
+}
 
 const kLogged = Symbol('throttlegate.logged');
 type Tracked = FastifyRequest & { [kLogged]?: true };
@@ -35,21 +48,32 @@ export function createAccessLog(logger: Logger, metrics: GatewayMetrics) {
     const internal = state?.internalError;
     const level = internal ? 'error' : failure || status >= 500 ? 'warn' : 'info';
     if (!logger.isLevelEnabled(level)) return;
-    logger[level](
-      {
-        reqId: request.id,
-        method: request.method,
-        path: state?.path ?? '',
-        route: routeLabel,
-        client: state?.client?.label ?? `ip:${state?.clientIp || request.ip}`,
-        decision: decisionLabel(state?.decision, route !== undefined && route.policy === null),
-        status,
-        duration_ms: Math.round(ms * 1000) / 1000,
-        upstream: route?.upstreamOrigin,
-        upstream_error: failure?.reason,
-        err: internal,
-      },
-      'request',
+    const fields: AccessFields = {
+      reqId: request.id,
+      method: request.method,
+      path: state?.path ?? '',
+      route: routeLabel,
+      client: state?.client?.label ?? `ip:${state?.clientIp || request.ip}`,
+      decision: decisionLabel(state?.decision, route !== undefined && route.policy === null),
+      status,
+      duration_ms: Math.round(ms * 1000) / 1000,
+      upstream: route?.upstreamOrigin,
+    };
+    if (level === 'info') return writeLine(fields);
+    logger[level]({ ...fields, upstream_error: failure?.reason, err: internal }, 'request');
+  }
+
+  // The ordinary line (info, no error) is rendered here rather than by pino:
+  // same JSON, same stream, a third of the cost. Lines with an error go through pino.
+  const stream = (logger as unknown as Record<symbol, { write(line: string): void }>)[pino.symbols.streamSym] as { write(line: string): void };
+  const prefix = `{"level":${logger.levels.values.info},"time":`;
+  const bindings = JSON.stringify(logger.bindings()).slice(1, -1);
+  const bound = bindings === '' ? '' : `,${bindings}`;
+  function writeLine(f: AccessFields): void {
+    stream.write(
+      `${prefix}${Date.now()}${bound},"reqId":${JSON.stringify(f.reqId)},"method":${JSON.stringify(f.method)},"path":${JSON.stringify(f.path)}` +
+        `,"route":${JSON.stringify(f.route)},"client":${JSON.stringify(f.client)},"decision":"${f.decision}","status":${f.status}` +
+        `,"duration_ms":${f.duration_ms}${f.upstream === undefined ? '' : `,"upstream":${JSON.stringify(f.upstream)}`},"msg":"request"}\n`,
     );
   }
 

@@ -53,6 +53,22 @@ test('access log lines never hold API keys, Authorization or query strings', asy
   assert.equal(typeof line.duration_ms, 'number');
   assert.equal(line.upstream, up.url);
   assert.ok(line.reqId);
+  // The access line is rendered by hand (access-log.ts): it must keep pino's shape.
+  assert.equal(line.level, 30);
+  assert.equal(line.service, 'throttlegate');
+  assert.equal(line.msg, 'request');
+  assert.ok(Math.abs(Number(line.time) - Date.now()) < 60_000, 'time is epoch ms');
+});
+
+test('an access line with a hostile path is still one valid JSON line', async (t) => {
+  const up = await startUpstream();
+  const gw = await startGateway(`routes:\n${routesYaml([{ path: '/api', upstream: up.url }])}`);
+  t.after(() => Promise.all([gw.close(), up.close()]));
+  await send(gw.url, '/api/%22%7D%0A%7B%22evil%22:1');
+  const lines = gw.accessLines();
+  assert.equal(lines.length, 1);
+  assert.equal(lines[0]!.evil, undefined, 'no injected field');
+  assert.equal(typeof lines[0]!.path, 'string');
 });
 
 test('exposition passes promtool check metrics', async (t) => {
