@@ -120,6 +120,7 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
     store,
     metrics,
     async listen() {
+      await limitStore.whenReady?.();
       return app.listen({ port: options.port ?? server.port, host: options.host ?? server.host });
     },
     async close() {

@@ -52,7 +52,7 @@ export class GatewayMetrics {
     });
     this.#storeErrors = new Counter({
       name: 'throttlegate_store_errors_total',
-      help: 'Rate-limit store calls that failed, by reason (timeout, connection, script, other).',
+      help: 'Rate-limit decisions the shared store could not make, by reason (timeout, connection, script, other, unavailable: store known down).',
       labelNames: ['reason'],
       registers,
     });

@@ -27,11 +27,17 @@ export function serve(configFile: string, env: NodeJS.ProcessEnv = {}): Promise<
   let out = '';
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`gateway did not start:\n${out}`)), 10_000);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`gateway did not start:\n${out}`));
+    }, 10_000);
+    let listening = false;
     const onData = (chunk: Buffer) => {
       out += chunk.toString();
+      if (listening) return;
       const m = /throttlegate listening on (http:\/\/[^"\s]+)/.exec(out);
       if (m) {
+        listening = true;
         clearTimeout(timer);
         resolve({ child, url: m[1] as string, output: () => out, exited });
       }

@@ -8,7 +8,8 @@ import { OverLimitCache } from './over-limit-cache.js';
 import { TAKE_TOKEN_LUA, bucketKey, parseReply, type ScriptReply } from './redis-script.js';
 import { monotonicClock, type Clock, type LimitStore, type StoreHealth } from './store.js';
 
-export type StoreErrorReason = 'timeout' | 'connection' | 'script' | 'other';
+/** `unavailable`: decided by on_error without asking, because Redis was known to be down. */
+export type StoreErrorReason = 'timeout' | 'connection' | 'script' | 'other' | 'unavailable';
 
 /** What the store tells the outside world (metrics); it logs state changes itself. */
 export interface RedisStoreEvents {
@@ -18,6 +19,9 @@ export interface RedisStoreEvents {
 }
 
 type ScriptClient = (Redis | Cluster) & { tgTakeToken(key: string, rate: number, burst: number): Promise<ScriptReply> };
+
+// How long a starting gateway waits for Redis before it listens anyway (on_error applies meanwhile).
+const STARTUP_WAIT_MS = 1000;
 
 // After this many timeouts in a row on a live connection, stop asking for a while.
 const TIMEOUTS_BEFORE_SUSPEND = 3;
@@ -46,6 +50,7 @@ export class RedisStore implements LimitStore {
   readonly #events: RedisStoreEvents;
   #up = false;
   #timeoutsInARow = 0;
+  #readyWaiters: Array<() => void> = [];
   #suspendedUntil = 0;
   #closed = false;
 
@@ -60,7 +65,7 @@ export class RedisStore implements LimitStore {
     this.#fallback = new MemoryStore(options.memory, { clock: this.#clock });
     this.#client = connect(config);
     this.#client.defineCommand('tgTakeToken', { numberOfKeys: 1, lua: TAKE_TOKEN_LUA });
-    this.#client.on('ready', () => this.#setUp(true));
+    this.#client.on('ready', () => void this.#connectAll().then(() => this.#setUp(true)));
     this.#client.on('close', () => this.#setUp(false, 'connection closed'));
     // ioredis emits 'error' on every failed reconnect; the state change is logged once.
     this.#client.on('error', (err: Error) => this.#setUp(false, err.message));
@@ -75,7 +80,10 @@ export class RedisStore implements LimitStore {
       this.#events.onLocalDenial();
       return decide(policy, { allowed: false, tokensLeft: 0, msUntilFull: refused.msUntilFull, msUntilToken: refused.msUntilToken });
     }
-    if (!this.#up || now < this.#suspendedUntil) return this.#withoutRedis(policy, key);
+    if (!this.#up || now < this.#suspendedUntil) {
+      this.#events.onError('unavailable');
+      return this.#withoutRedis(policy, key);
+    }
     return this.#client.tgTakeToken(bucketKey(this.#config.keyPrefix, policy.id, key), policy.rate, policy.burst).then(
       (reply) => {
         this.#timeoutsInARow = 0;
@@ -94,6 +102,17 @@ export class RedisStore implements LimitStore {
     return this.#fallback.size() + this.#cache.size;
   }
 
+  whenReady(): Promise<void> {
+    if (this.#up) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, STARTUP_WAIT_MS);
+      this.#readyWaiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
   health(): StoreHealth {
     if (this.#up && this.#clock() >= this.#suspendedUntil) return 'ok';
     return this.#config.onError === 'closed' ? 'down' : 'degraded';
@@ -105,6 +124,21 @@ export class RedisStore implements LimitStore {
     await this.#fallback.close();
     await Promise.race([this.#client.quit().catch(() => {}), new Promise((r) => setTimeout(r, 500).unref())]);
     this.#client.disconnect();
+  }
+
+  /**
+   * A Cluster client opens its socket to each master lazily, on the first
+   * command, and without an offline queue that command fails: open them all
+   * before declaring the store up.
+   */
+  async #connectAll(): Promise<void> {
+    const client = this.#client;
+    if (!(client instanceof Cluster)) return;
+    const masters = client.nodes('master');
+    await Promise.race([
+      Promise.all(masters.map((node) => node.ping().catch(() => {}))),
+      new Promise((r) => setTimeout(r, STARTUP_WAIT_MS).unref()),
+    ]);
   }
 
   #withoutRedis(policy: LimitPolicy, key: string): LimitDecision {
@@ -135,6 +169,7 @@ export class RedisStore implements LimitStore {
     this.#events.onStateChange(up);
     if (up) {
       this.#suspendedUntil = 0;
+      for (const wake of this.#readyWaiters.splice(0)) wake();
       this.#logger.info({ store: 'redis' }, 'store: redis connected, limits are shared');
     } else {
       this.#logger.warn({ store: 'redis', on_error: this.#config.onError, reason: why }, 'store: redis unavailable');

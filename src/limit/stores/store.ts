@@ -13,6 +13,12 @@ export interface LimitStore {
   size(): number;
   /** Whether decisions come from the store itself ('ok'), a fallback ('degraded'), or nowhere ('down'). */
   health(): StoreHealth;
+  /**
+   * Resolves once the store can decide on its own (a shared store has
+   * connected), or when it gives up waiting: a gateway still starts with its
+   * store down, and `on_error` applies until it connects. Absent: always ready.
+   */
+  whenReady?(): Promise<void>;
   close(): Promise<void>;
 }
 
