@@ -10,6 +10,9 @@ export interface RedisProcess {
   readonly port: number;
   stop(): Promise<void>;
   start(): Promise<void>;
+  /** SIGSTOP / SIGCONT: a Redis that holds its connections but answers nothing (a partition). */
+  freeze(): void;
+  thaw(): void;
 }
 
 export async function freePort(): Promise<number> {
@@ -63,7 +66,14 @@ export async function startRedis(extra: string[] = []): Promise<RedisProcess> {
       child.kill('SIGKILL');
     });
   await start();
-  return { url: `redis://127.0.0.1:${port}`, port, stop, start };
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    stop,
+    start,
+    freeze: () => void child?.kill('SIGSTOP'),
+    thaw: () => void child?.kill('SIGCONT'),
+  };
 }
 
 /** Three masters, no replicas, slots spread by `redis-cli --cluster create`. */

@@ -52,6 +52,8 @@ export class RedisStore implements LimitStore {
   #timeoutsInARow = 0;
   #readyWaiters: Array<() => void> = [];
   #suspendedUntil = 0;
+  // Set while Redis is connected but not answering in time; logged once per episode.
+  #unresponsive = false;
   #closed = false;
 
   constructor(
@@ -87,6 +89,7 @@ export class RedisStore implements LimitStore {
     return this.#client.tgTakeToken(bucketKey(this.#config.keyPrefix, policy.id, key), policy.rate, policy.burst).then(
       (reply) => {
         this.#timeoutsInARow = 0;
+        if (this.#unresponsive) this.#setResponsive(true);
         const raw = parseReply(reply);
         if (!raw.allowed) this.#cache.remember(cacheKey, this.#clock(), raw.msUntilToken, raw.msUntilFull);
         return decide(policy, raw);
@@ -114,7 +117,7 @@ export class RedisStore implements LimitStore {
   }
 
   health(): StoreHealth {
-    if (this.#up && this.#clock() >= this.#suspendedUntil) return 'ok';
+    if (this.#up && !this.#unresponsive) return 'ok';
     return this.#config.onError === 'closed' ? 'down' : 'degraded';
   }
 
@@ -159,8 +162,16 @@ export class RedisStore implements LimitStore {
     if (++this.#timeoutsInARow >= TIMEOUTS_BEFORE_SUSPEND) {
       this.#timeoutsInARow = 0;
       this.#suspendedUntil = this.#clock() + SUSPEND_MS;
-      this.#logger.warn({ store: 'redis', on_error: this.#config.onError, suspend_ms: SUSPEND_MS }, 'store: redis is not answering in time');
+      if (!this.#unresponsive) this.#setResponsive(false);
     }
+  }
+
+  /** Connected but silent (a partition, a stalled server) and back: one line each way. */
+  #setResponsive(responsive: boolean): void {
+    this.#unresponsive = !responsive;
+    this.#events.onStateChange(responsive);
+    if (responsive) this.#logger.info({ store: 'redis' }, 'store: redis answering again, limits are shared');
+    else this.#logger.warn({ store: 'redis', on_error: this.#config.onError, timeout_ms: this.#config.timeoutMs }, 'store: redis is not answering in time');
   }
 
   #setUp(up: boolean, why?: string): void {
@@ -169,6 +180,7 @@ export class RedisStore implements LimitStore {
     this.#events.onStateChange(up);
     if (up) {
       this.#suspendedUntil = 0;
+      this.#unresponsive = false;
       for (const wake of this.#readyWaiters.splice(0)) wake();
       this.#logger.info({ store: 'redis' }, 'store: redis connected, limits are shared');
     } else {
