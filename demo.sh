@@ -19,10 +19,13 @@ Builds dist/ first (npm run build) if dist/cli.js is missing.
 
 Options:
   --help     show this help
-  --redis    not available yet (distributed store is a later issue); exits 2
+  --redis    also start a redis-server (from PATH) and TWO gateways sharing it, and show
+             one client's flood split across both gateways getting exactly one limit
 
 Environment (all optional; unset = a free port picked automatically):
-  DEMO_PORT             gateway port
+  DEMO_PORT             gateway port (with --redis: the first gateway's)
+  DEMO_PORT2            the second gateway's port (--redis)
+  DEMO_REDIS_PORT       redis-server port (--redis)
   DEMO_API_PORT         port of the /api demo upstream
   DEMO_API_V2_PORT      port of the /api/v2 demo upstream
   DEMO_AUTH_PORT        port of the /auth demo upstream
@@ -31,10 +34,11 @@ Environment (all optional; unset = a free port picked automatically):
 EOF
 }
 
+REDIS=0
 for arg in "$@"; do
   case "$arg" in
     -h|--help) usage; exit 0 ;;
-    --redis) echo "--redis: not available yet (distributed store is a later issue)"; exit 2 ;;
+    --redis) REDIS=1 ;;
     *) echo "demo.sh: unknown option \"$arg\"" >&2; echo >&2; usage >&2; exit 2 ;;
   esac
 done
@@ -47,6 +51,9 @@ heading() { printf '\n== %s ==\n' "$*"; }
 for tool in node curl; do
   command -v "$tool" >/dev/null 2>&1 || die "'$tool' is required but not on PATH"
 done
+if ((REDIS)); then
+  command -v redis-server >/dev/null 2>&1 || die "--redis needs redis-server on PATH (Debian: apt-get install redis-server)"
+fi
 
 # ---------------------------------------------------------------- cleanup
 PIDS=()
@@ -97,7 +104,7 @@ check_port_var() {
   [[ -z "$value" || "$value" =~ ^[0-9]+$ && "$value" -ge 1 && "$value" -le 65535 ]] ||
     die "$name must be a port number 1-65535, got \"$value\""
 }
-for v in DEMO_PORT DEMO_API_PORT DEMO_API_V2_PORT DEMO_AUTH_PORT; do check_port_var "$v"; done
+for v in DEMO_PORT DEMO_PORT2 DEMO_REDIS_PORT DEMO_API_PORT DEMO_API_V2_PORT DEMO_AUTH_PORT; do check_port_var "$v"; done
 READY_TIMEOUT=${DEMO_READY_TIMEOUT:-10}
 [[ "$READY_TIMEOUT" =~ ^[0-9]+$ && "$READY_TIMEOUT" -ge 1 ]] || die "DEMO_READY_TIMEOUT must be a whole number of seconds"
 
@@ -127,11 +134,31 @@ start_upstream api-v2 "${DEMO_API_V2_PORT:-0}"; API_V2_PORT=$UPSTREAM_PORT
 start_upstream auth "${DEMO_AUTH_PORT:-0}"; AUTH_PORT=$UPSTREAM_PORT
 printf 'upstreams   api=127.0.0.1:%s  api-v2=127.0.0.1:%s  auth=127.0.0.1:%s\n' "$API_PORT" "$API_V2_PORT" "$AUTH_PORT"
 
+# ---------------------------------------------------------------- redis (--redis)
+STORE_YAML=""
+if ((REDIS)); then
+  REDIS_PORT=${DEMO_REDIS_PORT:-$(node demo/free-port.mjs)} || die "cannot find a free port"
+  ${DETACH[@]+"${DETACH[@]}"} redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no --dir "$TMP" \
+    >"$TMP/redis.log" 2>&1 </dev/null &
+  PIDS+=("$!")
+  for ((i = 0; i < 50; i++)); do grep -q 'Ready to accept connections' "$TMP/redis.log" 2>/dev/null && break; sleep 0.1; done
+  grep -q 'Ready to accept connections' "$TMP/redis.log" || { sed 's/^/  | /' "$TMP/redis.log" >&2; die "redis-server did not start on port $REDIS_PORT"; }
+  printf 'redis       127.0.0.1:%s (no persistence, removed on exit)\n' "$REDIS_PORT"
+  STORE_YAML="store:
+  type: redis
+  redis:
+    url: redis://127.0.0.1:${REDIS_PORT}
+    key_prefix: \"demo:\"
+    timeout_ms: 50
+    on_error: local
+"
+fi
+
 # ---------------------------------------------------------------- config
 CONFIG="$TMP/config.yaml"
 cat >"$CONFIG" <<EOF
 # Written by demo.sh
-server:
+${STORE_YAML}server:
   host: 127.0.0.1
   port: 8080                  # overridden by --port
   shutdown_grace_ms: 1000
@@ -170,29 +197,42 @@ wait_ready() {
   return 2
 }
 
+# start_gateway FIXED_PORT: starts a gateway on the config (FIXED_PORT, or a free port when
+# empty) and sets GW_PID and GW_PORT once its GET /ready answers 200.
 GW_PID=""
 GW_PORT=""
-for attempt in 1 2 3; do
-  if [[ -n "${DEMO_PORT:-}" ]]; then port=$DEMO_PORT; else port=$(node demo/free-port.mjs) || die "cannot find a free port"; fi
-  LOG_LEVEL=warn ${DETACH[@]+"${DETACH[@]}"} node dist/cli.js serve --config "$CONFIG" --port "$port" --host 127.0.0.1 >>"$GW_LOG" 2>&1 </dev/null &
-  GW_PID=$!
-  PIDS+=("$GW_PID")
-  wait_ready "$GW_PID" "$port"
-  case $? in
-    0) GW_PORT=$port; break ;;
-    1) # exited: retry only if an auto-picked port was taken in the meantime
-       if [[ -z "${DEMO_PORT:-}" ]] && grep -q EADDRINUSE "$GW_LOG" && ((attempt < 3)); then continue; fi
-       echo "demo.sh: error: the gateway exited before GET /ready answered 200 (port $port). Its log:" >&2
-       sed 's/^/  | /' "$GW_LOG" >&2
-       exit 1 ;;
-    2) echo "demo.sh: error: GET http://127.0.0.1:$port/ready did not answer 200 within ${READY_TIMEOUT}s. Gateway log:" >&2
-       sed 's/^/  | /' "$GW_LOG" >&2
-       exit 1 ;;
-  esac
-done
-[[ -n "$GW_PORT" ]] || die "the gateway could not start"
+start_gateway() {
+  local fixed=$1 attempt port
+  GW_PORT=""
+  for attempt in 1 2 3; do
+    if [[ -n "$fixed" ]]; then port=$fixed; else port=$(node demo/free-port.mjs) || die "cannot find a free port"; fi
+    LOG_LEVEL=warn ${DETACH[@]+"${DETACH[@]}"} node dist/cli.js serve --config "$CONFIG" --port "$port" --host 127.0.0.1 >>"$GW_LOG" 2>&1 </dev/null &
+    GW_PID=$!
+    PIDS+=("$GW_PID")
+    wait_ready "$GW_PID" "$port"
+    case $? in
+      0) GW_PORT=$port; return 0 ;;
+      1) # exited: retry only if an auto-picked port was taken in the meantime
+         if [[ -z "$fixed" ]] && grep -q EADDRINUSE "$GW_LOG" && ((attempt < 3)); then continue; fi
+         echo "demo.sh: error: the gateway exited before GET /ready answered 200 (port $port). Its log:" >&2
+         sed 's/^/  | /' "$GW_LOG" >&2
+         exit 1 ;;
+      2) echo "demo.sh: error: GET http://127.0.0.1:$port/ready did not answer 200 within ${READY_TIMEOUT}s. Gateway log:" >&2
+         sed 's/^/  | /' "$GW_LOG" >&2
+         exit 1 ;;
+    esac
+  done
+  die "the gateway could not start"
+}
+
+start_gateway "${DEMO_PORT:-}"
 BASE="http://127.0.0.1:$GW_PORT"
 echo "gateway     $BASE (pid $GW_PID, LOG_LEVEL=warn, log $GW_LOG)  GET /ready -> 200"
+if ((REDIS)); then
+  start_gateway "${DEMO_PORT2:-}"
+  BASE2="http://127.0.0.1:$GW_PORT"
+  echo "gateway 2   $BASE2 (pid $GW_PID, same config, same Redis)  GET /ready -> 200"
+fi
 
 # ---------------------------------------------------------------- bursts
 PROBLEMS=()
@@ -244,9 +284,31 @@ else
   grep -q '{"error":"rate_limited","retry_after":[0-9]*}' <<<"$resp" || PROBLEMS+=("429 body is not {\"error\":\"rate_limited\",\"retry_after\":N}")
 fi
 
+if ((REDIS)); then
+  heading "Two gateways, one Redis: carol's flood alternates between them (/api: 2 req/s, burst 5)"
+  printf '%-4s %-10s %-6s %s\n' "#" "gateway" "status" "X-RateLimit-Remaining"
+  SHARED=""
+  for ((i = 1; i <= 10; i++)); do
+    if ((i % 2)); then base=$BASE; name="gateway 1"; else base=$BASE2; name="gateway 2"; fi
+    out=$(c -H "x-api-key: carol" -D "$TMP/h" -o /dev/null -w '%{http_code}' "$base/api/hello")
+    remaining=$(tr -d '\r' <"$TMP/h" | sed -n 's/^[Xx]-[Rr]ate[Ll]imit-[Rr]emaining: //p')
+    printf '%-4s %-10s %-6s %s\n' "$i" "$name" "$out" "${remaining:--}"
+    SHARED+="$out "
+  done
+  ok=$(grep -o 200 <<<"$SHARED" | wc -l)
+  echo "carol got $ok x 200 across both gateways: one burst of 5, not 5 per gateway (memory stores would allow 10)."
+  # Tokens refill at 2/s while the loop runs, so 5 or 6 may pass; 10 would mean two separate limits.
+  ((ok >= 5 && ok <= 6)) || PROBLEMS+=("two gateways on one Redis: expected 5-6 allowed for carol, got $ok ($SHARED)")
+  for base in "$BASE" "$BASE2"; do
+    ready=$(c "$base/ready")
+    printf 'GET %s/ready -> %s\n' "$base" "$ready"
+    [[ "$ready" == *'"store":"ok"'* ]] || PROBLEMS+=("$base/ready does not report store ok: $ready")
+  done
+fi
+
 heading "Metrics (GET /metrics, relevant lines)"
 metrics=$(c "$BASE/metrics") || PROBLEMS+=("GET /metrics failed")
-lines=$(grep -E '^throttlegate_(requests_total|rate_limited_total|active_clients)' <<<"$metrics")
+lines=$(grep -E '^throttlegate_(requests_total|rate_limited_total|active_clients|store_up)' <<<"$metrics")
 printf '%s\n' "${lines:-"(none found)"}" | sed 's/^/  /'
 for m in throttlegate_requests_total throttlegate_rate_limited_total throttlegate_active_clients; do
   grep -q "^$m" <<<"$lines" || PROBLEMS+=("/metrics has no $m series")
@@ -261,6 +323,7 @@ if ((${#PROBLEMS[@]} > 0)); then
   exit 1
 fi
 echo "OK: alice was limited on /api, bob was not; /api/v2 and /auth have their own buckets."
+((REDIS)) && echo "OK: two gateways sharing Redis enforced one limit for carol."
 if [[ -s "$GW_LOG" ]]; then echo "gateway log (warnings):"; sed 's/^/  | /' "$GW_LOG"; fi
 echo "Stopping the gateway and upstreams."
 exit 0
