@@ -2,71 +2,11 @@ import type { LimitPolicy, MemoryStoreConfig } from '../../config/types.js';
 import type { LimitDecision } from '../decision.js';
 import { takeToken } from '../algorithms/token-bucket.js';
 import { monotonicClock, type Clock, type LimitStore, type StoreHealth } from './store.js';
+import { BucketTable, keyHash } from './bucket-table.js';
+import { randomInt } from 'node:crypto';
 
-/** How many buckets one sweep tick examines, so a tick never stalls the event loop. */
+/** How many slots one sweep tick examines per policy, so a tick never stalls the event loop. */
 const SWEEP_BATCH = 50_000;
-
-/**
- * Buckets of one policy: a Map from client key to a slot in a Float64Array that
- * holds the bucket's `fullAt`. One number per client, no object per client, so
- * 100k clients cost a few MB.
- */
-class BucketTable {
-  readonly slots = new Map<string, number>();
-  fullAt = new Float64Array(1024);
-  readonly free: number[] = [];
-  #next = 0;
-  #sweep: Iterator<[string, number]> | undefined;
-
-  allocate(key: string): number {
-    let slot = this.free.pop();
-    if (slot === undefined) {
-      slot = this.#next++;
-      if (slot >= this.fullAt.length) {
-        const grown = new Float64Array(this.fullAt.length * 2);
-        grown.set(this.fullAt);
-        this.fullAt = grown;
-      }
-    }
-    this.slots.set(key, slot);
-    return slot;
-  }
-
-  /** Forgets up to `budget` buckets that are full again at `now`; returns how many it examined. */
-  sweep(now: number, budget: number): number {
-    this.#sweep ??= this.slots.entries();
-    let examined = 0;
-    while (examined < budget) {
-      const step = this.#sweep.next();
-      if (step.done) {
-        this.#sweep = undefined;
-        break;
-      }
-      examined++;
-      const [key, slot] = step.value;
-      if ((this.fullAt[slot] as number) <= now) {
-        this.slots.delete(key); // deleting behind a live Map iterator is safe
-        this.free.push(slot);
-      }
-    }
-    return examined;
-  }
-
-  /** Forgets every bucket that is full at `now`; returns the earliest `fullAt` among the rest. */
-  sweepAll(now: number): number {
-    let earliest = Infinity;
-    for (const [key, slot] of this.slots) {
-      const fullAt = this.fullAt[slot] as number;
-      if (fullAt <= now) {
-        this.slots.delete(key);
-        this.free.push(slot);
-      } else if (fullAt < earliest) {
-        earliest = fullAt;
-      }
-    }
-    return earliest;
-  }
-}
 
 /**
  * The embedded store. Bounded two ways:
@@ -86,6 +26,8 @@ export class MemoryStore implements LimitStore {
   readonly #reclaimIntervalMs: number;
   readonly #timer: NodeJS.Timeout | undefined;
   #held = 0;
+  // Per process, so which keys would share a bucket cannot be worked out from outside.
+  readonly #seed = randomInt(2 ** 31);
   // At the cap, a full scan for reclaimable buckets is pointless before this instant.
   #nextReclaimAt = 0;
 
@@ -106,15 +48,16 @@ export class MemoryStore implements LimitStore {
       table = new BucketTable();
       this.#tables.set(policy.id, table);
     }
-    let slot = table.slots.get(key);
-    const step = takeToken(slot === undefined ? undefined : table.fullAt[slot], now, policy);
+    const hash = keyHash(key, this.#seed);
+    const slot = table.find(hash);
+    const step = takeToken(slot === -1 ? undefined : table.fullAtOf(slot), now, policy);
     if (step.allowed) {
-      if (slot === undefined) {
+      if (slot !== -1) table.setFullAt(slot, step.fullAt);
+      else {
         if (this.#held >= this.#maxKeys && !this.#reclaim(now)) return this.#refuseAtCapacity(policy, now);
-        slot = table.allocate(key);
+        table.insert(hash, step.fullAt);
         this.#held++;
       }
-      table.fullAt[slot] = step.fullAt;
     }
     return {
       allowed: step.allowed,
@@ -137,9 +80,9 @@ export class MemoryStore implements LimitStore {
   sweep(budget = SWEEP_BATCH): void {
     const now = this.#clock();
     for (const table of this.#tables.values()) {
-      const before = table.slots.size;
+      const before = table.size;
       table.sweep(now, budget);
-      this.#held -= before - table.slots.size;
+      this.#held -= before - table.size;
     }
   }
 
@@ -158,9 +101,9 @@ export class MemoryStore implements LimitStore {
     if (now < this.#nextReclaimAt) return false;
     let earliest = Infinity;
     for (const table of this.#tables.values()) {
-      const before = table.slots.size;
+      const before = table.size;
       earliest = Math.min(earliest, table.sweepAll(now));
-      this.#held -= before - table.slots.size;
+      this.#held -= before - table.size;
     }
     this.#nextReclaimAt = Math.max(earliest, now + this.#reclaimIntervalMs);
     return this.#held < this.#maxKeys;

@@ -1,0 +1,71 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { BucketTable, keyHash } from '../../src/limit/stores/bucket-table.js';
+
+const h = (key: string) => keyHash(key, 42);
+
+test('find, insert and update', () => {
+  const t = new BucketTable();
+  assert.equal(t.find(h('a')), -1);
+  t.insert(h('a'), 100);
+  t.insert(h('b'), 200);
+  const a = t.find(h('a'));
+  assert.notEqual(a, -1);
+  assert.equal(t.fullAtOf(a), 100);
+  t.setFullAt(a, 150);
+  assert.equal(t.fullAtOf(t.find(h('a'))), 150);
+  assert.equal(t.fullAtOf(t.find(h('b'))), 200);
+  assert.equal(t.size, 2);
+});
+
+test('growth keeps every bucket (100k keys)', () => {
+  const t = new BucketTable();
+  for (let i = 0; i < 100_000; i++) t.insert(h(`k${i}`), i + 1);
+  assert.equal(t.size, 100_000);
+  for (let i = 0; i < 100_000; i += 997) assert.equal(t.fullAtOf(t.find(h(`k${i}`))), i + 1);
+  assert.equal(t.find(h('absent')), -1);
+});
+
+test('sweep forgets only full buckets, in budgeted steps that wrap around', () => {
+  const t = new BucketTable();
+  for (let i = 0; i < 3000; i++) t.insert(h(`k${i}`), i % 2 === 0 ? 10 : 1000); // even keys full at 10
+  t.sweep(50, 1000);
+  const afterOne = t.size;
+  assert.ok(afterOne < 3000 && afterOne > 1500, `one step of 1000 slots forgets some: ${afterOne}`);
+  for (let i = 0; i < 20; i++) t.sweep(50, 1000);
+  assert.equal(t.size, 1500, 'only the full half is gone');
+  assert.equal(t.find(h('k0')), -1);
+  assert.equal(t.fullAtOf(t.find(h('k1'))), 1000, 'a bucket behind a tombstone is still found');
+});
+
+test('sweepAll returns the earliest refill among what is left', () => {
+  const t = new BucketTable();
+  t.insert(h('a'), 5);
+  t.insert(h('b'), 30);
+  t.insert(h('c'), 20);
+  assert.equal(t.sweepAll(10), 20);
+  assert.equal(t.size, 2);
+});
+
+test('churn: tombstones are reused and rebuilt away, never filling the table', () => {
+  const t = new BucketTable();
+  for (let round = 0; round < 50; round++) {
+    for (let i = 0; i < 400; i++) t.insert(h(`r${round}-${i}`), round + 1);
+    t.sweepAll(round + 1); // everything inserted this round is full: forgotten
+    assert.equal(t.size, 0);
+  }
+  t.insert(h('last'), 99);
+  assert.equal(t.fullAtOf(t.find(h('last'))), 99);
+});
+
+test('keyHash: stable per seed, different across seeds, never a sentinel, no collisions in 200k keys', () => {
+  assert.equal(keyHash('alice', 1), keyHash('alice', 1));
+  assert.notEqual(keyHash('alice', 1), keyHash('alice', 2));
+  const seen = new Set<number>();
+  for (let i = 0; i < 200_000; i++) {
+    const v = keyHash(`h:x-api-key:key-${i}`, 7);
+    assert.ok(v >= 1 && Number.isSafeInteger(v));
+    seen.add(v);
+  }
+  assert.equal(seen.size, 200_000);
+});
