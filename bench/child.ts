@@ -3,10 +3,12 @@
  * port argument, announce readiness on stdout, and exit when the parent goes
  * away (stdin closes), so a crashed or killed runner leaves no stray process.
  */
-export function portArg(name: string): number {
-  const port = Number(process.argv[2]);
+
+/** The port in argv[position]: 2 is the first argument (the origin's), 3 the second (Redis's). */
+export function portArg(name: string, position = 2): number {
+  const port = Number(process.argv[position]);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    process.stderr.write(`usage: node ${name} PORT\n`);
+    process.stderr.write(`usage: node ${name} ${position === 2 ? 'PORT' : 'ORIGIN_PORT REDIS_PORT'}\n`);
     process.exit(2);
   }
   return port;
@@ -22,4 +24,10 @@ export function announce(port: number): void {
 export function fail(err: unknown): never {
   process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
   process.exit(1);
+}
+
+/** The port of a listening server's address (fastify's app.server.address()). */
+export function portOf(address: unknown): number {
+  if (address !== null && typeof address === 'object' && 'port' in address) return Number(address.port);
+  throw new Error(`unexpected listen address ${String(address)}`);
 }

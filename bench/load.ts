@@ -60,10 +60,15 @@ export async function fire(options: LoadOptions): Promise<Sample> {
   };
 }
 
-/** The gateway's throttlegate_active_clients gauge (buckets held by the store), or undefined. */
-export async function activeClients(port: number): Promise<number | undefined> {
+/**
+ * A gateway metric from /metrics, summed over its label sets
+ * (throttlegate_active_clients, throttlegate_store_errors_total, ...);
+ * undefined when the gateway does not export it.
+ */
+export async function gatewayMetric(port: number, name: string): Promise<number | undefined> {
   const res = await fetch(`http://127.0.0.1:${port}/metrics`);
   const text = await res.text();
-  const line = /^throttlegate_active_clients (\S+)$/m.exec(text);
-  return line ? Number(line[1]) : undefined;
+  if (!text.includes(`# TYPE ${name} `)) return undefined;
+  const series = new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm');
+  return [...text.matchAll(series)].reduce((sum, m) => sum + Number(m[1]), 0);
 }

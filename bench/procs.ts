@@ -30,8 +30,24 @@ export function pinSelf(cpu: number): void {
 
 /** Starts `node script args` (under `taskset -c cpu` when cpu is set) and waits for `ready PORT`. */
 export function start(name: string, script: string, args: string[], cpu: number | undefined): Promise<Started> {
-  const node = [process.execPath, script, ...args];
-  const [cmd, ...rest] = cpu === undefined ? node : ['taskset', '-c', String(cpu), ...node];
+  return launch(name, [process.execPath, script, ...args], cpu, (line) => {
+    const ready = /^ready (\d+)$/.exec(line.trim());
+    return ready ? Number(ready[1]) : undefined;
+  });
+}
+
+/**
+ * Starts any command, tracked for killAll, and resolves once `readyPort`
+ * recognises a stdout line and returns the port it listens on. stdout stays
+ * drained afterwards, so a chatty child never blocks on a full pipe.
+ */
+export function launch(
+  name: string,
+  argv: string[],
+  cpu: number | undefined,
+  readyPort: (line: string) => number | undefined,
+): Promise<Started> {
+  const [cmd, ...rest] = cpu === undefined ? argv : ['taskset', '-c', String(cpu), ...argv];
   const child = spawn(cmd as string, rest, { stdio: ['pipe', 'pipe', 'inherit'] });
   live.add(child);
   child.once('exit', () => live.delete(child));
@@ -48,12 +64,12 @@ export function start(name: string, script: string, args: string[], cpu: number 
     child.on('error', fail);
     child.once('exit', (code, signal) => fail(new Error(`${name} exited early (code ${code}, signal ${signal})`)));
     createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
-      const ready = /^ready (\d+)$/.exec(line.trim());
-      if (!ready || settled) return;
+      const port = settled ? undefined : readyPort(line);
+      if (port === undefined) return;
       settled = true;
       clearTimeout(timer);
-      // taskset execs node, so the pid is the node process itself.
-      resolve({ name, child, pid: child.pid as number, port: Number(ready[1]) });
+      // taskset execs its command, so the pid is the node (or redis-server) process itself.
+      resolve({ name, child, pid: child.pid as number, port });
     });
   });
 }

@@ -1,13 +1,14 @@
 /**
- * The four benchmark targets. Each target-X.js entry file calls one of these
- * with the origin port from argv; it listens on 127.0.0.1:0 and prints `ready PORT`.
+ * The baseline and gateway targets (the peer is in peer.ts). Each target-X.js
+ * entry file calls one of these with the origin port from argv (and the Redis
+ * port after it for Redis targets); it listens on 127.0.0.1:0 and prints `ready PORT`.
  */
 import fastify from 'fastify';
 import httpProxy from '@fastify/http-proxy';
 import { openSync, writeSync } from 'node:fs';
 import { buildGateway, parseConfig } from '../src/index.js';
 import { batchedLines, createLogger, type LineSink } from '../src/observability/logging.js';
-import { announce, fail, portArg } from './child.js';
+import { announce, fail, portArg, portOf } from './child.js';
 
 /** A rate-limit policy in config terms (burst must be an integer >= 1). */
 export interface BenchPolicy {
@@ -15,18 +16,21 @@ export interface BenchPolicy {
   readonly burst: number;
 }
 
-/** (b), never triggers: a bucket is full again 1 ns after each request, so the sweeper forgets it. */
+/** (b) and (e), never triggers: a bucket is full again 1 ns after each request, so the sweeper (or Redis expiry) forgets it. */
 export const NEVER: BenchPolicy = { requestsPerSecond: 1e9, burst: 1_000_000_000 };
-/** (c), one key is refused almost always. */
+/** (c) and (f), one key is refused almost always. */
 export const FLOOD: BenchPolicy = { requestsPerSecond: 1, burst: 1 };
 /**
- * (d), never triggers either (a key would need 1e9 requests), but each request
+ * (d) and (g), never triggers either (a key would need 1e9 requests), but each request
  * pushes its bucket's refill 1000 s out, so all 100k buckets stay in the store
- * for the whole run instead of being swept within a second as with NEVER.
+ * (and Redis) for the whole run instead of being swept within a second as with NEVER.
  */
 export const HOLD: BenchPolicy = { requestsPerSecond: 0.001, burst: 1_000_000_000 };
 
-export function gatewayYaml(originPort: number, policy: BenchPolicy): string {
+/** Where the gateway keeps buckets: its own memory, or the bench's Redis under a prefix of the target's own. */
+export type BenchStore = { readonly type: 'memory' } | { readonly type: 'redis'; readonly port: number; readonly keyPrefix: string };
+
+export function gatewayYaml(originPort: number, policy: BenchPolicy, store: BenchStore = { type: 'memory' }): string {
   return [
     'log:',
     '  level: info',
@@ -34,6 +38,17 @@ export function gatewayYaml(originPort: number, policy: BenchPolicy): string {
     `  requests_per_second: ${policy.requestsPerSecond}`,
     `  burst: ${policy.burst}`,
     '  key: [header:x-api-key, ip]',
+    ...(store.type === 'redis'
+      ? [
+          'store:',
+          '  type: redis',
+          '  redis:',
+          `    url: redis://127.0.0.1:${store.port}`,
+          `    key_prefix: "${store.keyPrefix}"`,
+          '    timeout_ms: 50',
+          '    on_error: local',
+        ]
+      : []),
     'routes:',
     '  - path: /api',
     `    upstream: http://127.0.0.1:${originPort}`,
@@ -52,19 +67,20 @@ export function runBare(): void {
   })().catch(fail);
 }
 
-/** (b), (c), (d): the gateway, logging at info to /dev/null. */
-export function runGateway(policy: BenchPolicy, name: string): void {
+/**
+ * (b), (c), (d): the gateway on its memory store; with `redisKeyPrefix`, (e),
+ * (f), (g) on the Redis whose port is argv[3]. Logging at info to /dev/null.
+ */
+export function runGateway(policy: BenchPolicy, name: string, redisKeyPrefix?: string): void {
   const originPort = portArg(name);
-  const config = parseConfig(gatewayYaml(originPort, policy), '<bench>', {});
+  const store: BenchStore = redisKeyPrefix === undefined
+    ? { type: 'memory' }
+    : { type: 'redis', port: portArg(name, 3), keyPrefix: redisKeyPrefix };
+  const config = parseConfig(gatewayYaml(originPort, policy, store), '<bench>', {});
   const logger = createLogger(process.env.BENCH_LOG_LEVEL ?? 'info', batchedLines(devNull()));
   buildGateway(config, { port: 0, host: '127.0.0.1', logger })
     .then((gateway) => gateway.listen().then(() => announce(portOf(gateway.app.server.address()))))
     .catch(fail);
-}
-
-function portOf(address: unknown): number {
-  if (address !== null && typeof address === 'object' && 'port' in address) return Number(address.port);
-  throw new Error(`unexpected listen address ${String(address)}`);
 }
 
 /** Log lines go to /dev/null, with the write(2) calls a file or pipe on stdout would cost. */

@@ -1,0 +1,91 @@
+/** The issue's targets, each checked only when every target it compares was run (see BENCH_TARGETS). */
+import type { TargetId } from './lineup.js';
+import { KEY_COUNT, type Measurement } from './measure.js';
+import { allOf, f0, f1, pairedRatios, ratioVerdict, show, spread, type Verdict } from './stats.js';
+import { bottleneck, busy, growth, rps } from './summary.js';
+
+export type Results = Partial<Record<TargetId, Measurement[]>>;
+
+const RSS_BUDGET_MB = 20;
+
+interface RatioClaim {
+  readonly x: TargetId;
+  readonly ref: TargetId;
+  readonly threshold: number;
+  readonly claim: string;
+}
+
+const flood = (x: TargetId): RatioClaim => ({ x, ref: 'a', threshold: 3, claim: `(${x}) >= 3 × (a) req/s` });
+const atLeast = (x: TargetId, threshold: number): RatioClaim => ({ x, ref: 'a', threshold, claim: `(${x}) >= ${threshold} × (a) req/s` });
+// "Ahead" as a ratio of at least 1: PASS then means the gateway's slowest round beat the peer's fastest.
+const ahead = (x: TargetId, peer: TargetId, scenario: string): RatioClaim =>
+  ({ x, ref: peer, threshold: 1, claim: `(${x}) > (${peer}) req/s, ${scenario}` });
+
+const PEER_CLAIMS = [ahead('e', 'h', 'pass-through'), ahead('f', 'i', 'flood'), ahead('g', 'j', '100k keys')];
+
+export function targetChecks(results: Results): string[] {
+  const verdictOf = (c: RatioClaim) => checkRatio(results, c)?.verdict;
+  const peerVerdicts = PEER_CLAIMS.map(verdictOf).filter((v): v is Verdict => v !== undefined);
+  return [
+    ...ratioLine(results, atLeast('b', 0.95)),
+    ...ratioLine(results, ahead('b', 'k', 'pass-through, memory stores (informational)')),
+    ...ratioLine(results, flood('c')),
+    ...bottleneckLine(results, 'c'),
+    ...rssLines(results),
+    ...ratioLine(results, atLeast('e', 0.9)),
+    ...ratioLine(results, flood('f')),
+    ...bottleneckLine(results, 'f'),
+    ...ratioLine(results, atLeast('g', 0.9)),
+    ...PEER_CLAIMS.flatMap((c) => ratioLine(results, c)),
+    ...(peerVerdicts.length === PEER_CLAIMS.length
+      ? [`- ahead of @fastify/rate-limit on Redis in every scenario: **${allOf(peerVerdicts)}** ` +
+          '(PASS only if all three pass; a pass means the gateway\'s slowest round beat the peer\'s fastest)']
+      : []),
+  ];
+}
+
+function checkRatio(results: Results, c: RatioClaim): { verdict: Verdict; detail: string } | undefined {
+  const [x, ref] = [results[c.x], results[c.ref]];
+  return x && ref ? ratioVerdict(rps(x), rps(ref), c.threshold) : undefined;
+}
+
+function ratioLine(results: Results, c: RatioClaim): string[] {
+  const r = checkRatio(results, c);
+  if (!r) return [];
+  return [`- ${c.claim}: **${r.verdict}** (${r.detail}; paired rounds ${pairedRatios(results[c.x] ?? [], results[c.ref] ?? [])})`];
+}
+
+function bottleneckLine(results: Results, id: TargetId): string[] {
+  const ms = results[id];
+  return ms ? [`- (${id}) ran ${bottleneck(ms)}: CPU0 ${f0(busy(ms, 0))} %, CPU1 ${f0(busy(ms, 1))} %`] : [];
+}
+
+function rssLines(results: Results): string[] {
+  const { d, b } = results;
+  if (!d) return [];
+  const { verdict, detail } = rssVerdict(d);
+  const lines = [`- (d) RSS growth <= ${RSS_BUDGET_MB} MB for ${KEY_COUNT} keys: **${verdict}** (${detail})`];
+  if (b) {
+    const net = spread(d.map((m, i) => m.rssAfterMb - m.rssBeforeMb - rssGrowthOf(b[i])));
+    lines.push(
+      `  - informational: (d) growth minus (b) growth in the same round (same traffic, one key): ${show(net, f1)} MB, ` +
+        `≈${f0((net.median * 1024 * 1024) / KEY_COUNT)} B per key`,
+    );
+  }
+  return lines;
+}
+
+function rssGrowthOf(m: Measurement | undefined): number {
+  return m ? m.rssAfterMb - m.rssBeforeMb : NaN;
+}
+
+function rssVerdict(ms: readonly Measurement[]): { verdict: Verdict; detail: string } {
+  const g = growth(ms);
+  const short = ms.filter((m) => (m.buckets ?? 0) < KEY_COUNT).length;
+  let verdict: Verdict = g.max <= RSS_BUDGET_MB ? 'PASS' : g.min > RSS_BUDGET_MB ? 'FAIL' : 'NOISE';
+  if (ms.length < 2) verdict = 'NOISE';
+  const perBucket = (g.median * 1024 * 1024) / KEY_COUNT;
+  const note = (short ? `; WARNING: ${short} round(s) held fewer than ${KEY_COUNT} buckets` : '') +
+    (ms.length < 2 ? '; single round, no spread estimate' : '');
+  return { verdict, detail: `growth ${show(g, f1)} MB, ≈${f0(perBucket)} B per key${note}` };
+}
