@@ -69,13 +69,26 @@ export function createAccessLog(logger: Logger, metrics: GatewayMetrics) {
   const prefix = `{"level":${logger.levels.values.info},"time":`;
   const bindings = JSON.stringify(logger.bindings()).slice(1, -1);
   const bound = bindings === '' ? '' : `,${bindings}`;
+  // `"route":...,"upstream":...` depends on the route alone: rendered once per route.
+  const routeFragments = new Map<string, string>();
+  function routeFragment(route: string, upstream: string | undefined): string {
+    let fragment = routeFragments.get(route);
+    if (fragment === undefined) {
+      fragment = `,"route":${JSON.stringify(route)}${upstream === undefined ? '' : `,"upstream":${JSON.stringify(upstream)}`}`;
+      routeFragments.set(route, fragment);
+    }
+    return fragment;
+  }
+  // reqId (a checked token or a UUID, server.ts) and method (Node's parser admits only known
+  // methods) need no escaping; path and client carry client input and are always escaped.
   function writeLine(f: AccessFields): void {
     stream.write(
-      `${prefix}${Date.now()}${bound},"reqId":${JSON.stringify(f.reqId)},"method":${JSON.stringify(f.method)},"path":${JSON.stringify(f.path)}` +
-        `,"route":${JSON.stringify(f.route)},"client":${JSON.stringify(f.client)},"decision":"${f.decision}","status":${f.status}` +
-        `,"duration_ms":${f.duration_ms}${f.upstream === undefined ? '' : `,"upstream":${JSON.stringify(f.upstream)}`},"msg":"request"}\n`,
+      `${prefix}${Date.now()}${bound},"reqId":"${f.reqId}","method":"${f.method}","path":${JSON.stringify(f.path)}` +
+        `${routeFragment(f.route, f.upstream)},"client":${JSON.stringify(f.client)},"decision":"${f.decision}","status":${f.status}` +
+        `,"duration_ms":${f.duration_ms},"msg":"request"}\n`,
     );
   }
+
 
   function decisionLabel(d: LimitDecision | undefined, unlimitedRoute: boolean): string {
     if (d === undefined) return unlimitedRoute ? 'unlimited' : 'none';

@@ -1,4 +1,5 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { RequestSeries } from './request-series.js';
 
 const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS']);
 
@@ -12,36 +13,23 @@ export const NO_ROUTE = 'none';
  */
 export class GatewayMetrics {
   readonly registry = new Registry();
-  readonly #requests: Counter<'route' | 'method' | 'status'>;
+  readonly #requests = new RequestSeries([0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]);
   readonly #rateLimited: Counter<'route'>;
-  readonly #duration: Histogram<'route'>;
   readonly #upstreamErrors: Counter<'route' | 'reason'>;
   readonly #storeErrors: Counter<'reason'>;
   readonly #storeUp: Gauge;
   readonly #localDenials: Counter;
-  // Children cached by label values: prom-client hashes label objects on every call otherwise.
-  readonly #requestChildren = new Map<string, Counter.Internal>();
-  readonly #durationChildren = new Map<string, Histogram.Internal<"route">>();
 
   constructor(activeClients: () => number) {
     const registers = [this.registry];
-    this.#requests = new Counter({
-      name: 'throttlegate_requests_total',
-      help: 'Requests answered, by route, method and status.',
-      labelNames: ['route', 'method', 'status'],
-      registers,
+    this.#requests.register(this.registry, {
+      requests: { name: 'throttlegate_requests_total', help: 'Requests answered, by route, method and status.' },
+      duration: { name: 'throttlegate_request_duration_seconds', help: 'Time from request arrival to response end.' },
     });
     this.#rateLimited = new Counter({
       name: 'throttlegate_rate_limited_total',
       help: 'Requests refused with 429 by the rate limiter.',
       labelNames: ['route'],
-      registers,
-    });
-    this.#duration = new Histogram({
-      name: 'throttlegate_request_duration_seconds',
-      help: 'Time from request arrival to response end.',
-      labelNames: ['route'],
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers,
     });
     this.#upstreamErrors = new Counter({
@@ -85,23 +73,11 @@ export class GatewayMetrics {
   /** Declares a route's series at zero, so dashboards see them before the first request. */
   declareRoute(route: string): void {
     this.#rateLimited.labels(route).inc(0);
+    this.#requests.declareRoute(route);
   }
 
   observeRequest(route: string, method: string, status: number, seconds: number): void {
-    const m = KNOWN_METHODS.has(method) ? method : 'other';
-    const key = `${route}\u0000${m}\u0000${status}`;
-    let counter = this.#requestChildren.get(key);
-    if (counter === undefined) {
-      counter = this.#requests.labels(route, m, String(status));
-      this.#requestChildren.set(key, counter);
-    }
-    counter.inc();
-    let hist = this.#durationChildren.get(route);
-    if (hist === undefined) {
-      hist = this.#duration.labels(route);
-      this.#durationChildren.set(route, hist);
-    }
-    hist.observe(seconds);
+    this.#requests.record(route, KNOWN_METHODS.has(method) ? method : 'other', status, seconds);
   }
 
   countRateLimited(route: string): void {
