@@ -35,6 +35,8 @@ export function redisAvailable(): boolean {
   return false;
 }
 
+const HAS_SETPRIV = spawnSync('setpriv', ['--version'], { stdio: 'ignore' }).status === 0;
+
 /** Starts `redis-server` from PATH on a free port, keeping nothing on disk. */
 export async function startRedis(extra: string[] = []): Promise<RedisProcess> {
   const port = await freePort();
@@ -42,7 +44,11 @@ export async function startRedis(extra: string[] = []): Promise<RedisProcess> {
   let child: ChildProcess | undefined;
   const start = () =>
     new Promise<void>((resolve, reject) => {
-      child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...extra], {
+      const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...extra];
+      // setpriv execs redis-server with a parent-death signal: a test runner killed mid-run leaves no Redis behind.
+      child = HAS_SETPRIV ? spawn('setpriv', ['--pdeathsig', 'KILL', 'redis-server', ...args], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      }) : spawn('redis-server', args, {
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       let out = '';
