@@ -6,7 +6,7 @@ import { writeLimitHeaders } from './headers.js';
 import { sendGatewayError } from '../respond.js';
 
 /**
- * Second onRequest hook: takes a token for (route policy, client) and either
+ * The last step of the gateway's onRequest hook (server.ts): takes a token for (route policy, client) and either
  * lets the request through to its proxy or answers 429 without touching the
  * upstream. A synchronous store (memory) costs no promise on the hot path.
  */

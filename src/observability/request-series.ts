@@ -20,11 +20,7 @@ export class RequestSeries {
   }
 
   record(route: string, method: string, status: number, seconds: number): void {
-    let r = this.#routes.get(route);
-    if (r === undefined) {
-      r = { byMethod: new Map(), buckets: new Float64Array(this.#bounds.length + 1), sum: 0, count: 0 };
-      this.#routes.set(route, r);
-    }
+    const r = this.#series(route);
     let byStatus = r.byMethod.get(method);
     if (byStatus === undefined) {
       byStatus = new Map();
@@ -68,7 +64,16 @@ export class RequestSeries {
 
   /** Declares a route at zero, so dashboards see its histogram before the first request. */
   declareRoute(route: string): void {
-    if (!this.#routes.has(route)) this.#routes.set(route, { byMethod: new Map(), buckets: new Float64Array(this.#bounds.length + 1), sum: 0, count: 0 });
+    this.#series(route);
+  }
+
+  #series(route: string): RouteSeries {
+    let r = this.#routes.get(route);
+    if (r === undefined) {
+      r = { byMethod: new Map(), buckets: new Float64Array(this.#bounds.length + 1), sum: 0, count: 0 };
+      this.#routes.set(route, r);
+    }
+    return r;
   }
 }
 
