@@ -46,10 +46,9 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
  */
 export async function buildGateway(config: GatewayConfig, options: GatewayOptions = {}): Promise<Gateway> {
   const logger = options.logger ?? createLogger(config.log.level);
-  // The gauge reads the store lazily; the store reports into the metrics.
-  let store: LimitStore | undefined = options.store;
-  const metrics = new GatewayMetrics(() => store?.size() ?? 0);
-  store ??= createStore(config, logger, metrics.storeEvents);
+  // The gauge reads the store only when scraped; the store reports into the metrics.
+  const metrics = new GatewayMetrics(() => store.size());
+  const store: LimitStore = options.store ?? createStore(config, logger, metrics.storeEvents);
   const table = new RouteTable(config.routes);
   const server = config.server;
   let closing = false;
@@ -100,10 +99,9 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
     sendGatewayError(reply, 'TG_ERR_INTERNAL');
   });
 
-  const limitStore = store;
   registerEndpoints(app, metrics, () => {
     if (closing) return { ready: false, reason: 'shutting_down' };
-    const health = limitStore.health();
+    const health = store.health();
     return health === 'down' ? { ready: false, reason: 'store_unavailable' } : { ready: true, store: health };
   });
   for (const route of config.routes) {
@@ -120,7 +118,7 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
     store,
     metrics,
     async listen() {
-      await limitStore.whenReady?.();
+      await store.whenReady?.();
       return app.listen({ port: options.port ?? server.port, host: options.host ?? server.host });
     },
     async close() {

@@ -89,7 +89,6 @@ export function createAccessLog(logger: Logger, metrics: GatewayMetrics) {
     );
   }
 
-
   function decisionLabel(d: LimitDecision | undefined, unlimitedRoute: boolean): string {
     if (d === undefined) return unlimitedRoute ? 'unlimited' : 'none';
     if (d.reason === 'store_unavailable') return d.allowed ? 'allowed_store_unavailable' : 'refused_store_unavailable';

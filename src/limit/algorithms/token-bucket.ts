@@ -54,7 +54,7 @@ export function takeToken(
     fullAt: start,
     remaining: 0,
     resetSeconds: secondsUntilFull(start - now),
-    retryAfterSeconds: retryAfterSeconds((1 - tokens) * msPerToken),
+    retryAfterSeconds: secondsUntilToken((1 - tokens) * msPerToken),
   };
 }
 
@@ -67,10 +67,10 @@ export function roundStep(raw: RawStep): Omit<BucketStep, 'fullAt'> {
     allowed: raw.allowed,
     remaining: raw.allowed ? wholeTokens(raw.tokensLeft) : 0,
     resetSeconds: secondsUntilFull(raw.msUntilFull),
-    retryAfterSeconds: raw.allowed ? 0 : retryAfterSeconds(raw.msUntilToken),
+    retryAfterSeconds: raw.allowed ? 0 : secondsUntilToken(raw.msUntilToken),
   };
 }
 
 const wholeTokens = (tokens: number): number => Math.max(0, Math.floor(tokens + EPSILON));
 const secondsUntilFull = (ms: number): number => Math.max(0, Math.ceil(ms / 1000 - EPSILON));
-const retryAfterSeconds = (ms: number): number => Math.max(1, Math.ceil(ms / 1000 - EPSILON));
+const secondsUntilToken = (ms: number): number => Math.max(1, Math.ceil(ms / 1000 - EPSILON));

@@ -201,6 +201,11 @@ function classify(err: Error): StoreErrorReason {
   return 'other';
 }
 
+/** Reconnect backoff: 100 ms doubling per attempt, at most 1 s. */
+function reconnectDelay(attempt: number): number {
+  return Math.min(50 * 2 ** Math.min(attempt, 5), 1000);
+}
+
 function connect(config: RedisStoreConfig): ScriptClient {
   const common: RedisOptions = {
     commandTimeout: config.timeoutMs,
@@ -210,7 +215,7 @@ function connect(config: RedisStoreConfig): ScriptClient {
     autoResendUnfulfilledCommands: false,
     maxRetriesPerRequest: 0,
     enableAutoPipelining: true,
-    retryStrategy: (attempt) => Math.min(50 * 2 ** Math.min(attempt, 5), 1000),
+    retryStrategy: reconnectDelay,
   };
   if (!config.cluster) return new Redis(config.urls[0] as string, common) as ScriptClient;
   const nodes: ClusterNode[] = config.urls.map((u) => {
@@ -221,7 +226,7 @@ function connect(config: RedisStoreConfig): ScriptClient {
   return new Cluster(nodes, {
     enableOfflineQueue: false,
     enableAutoPipelining: true,
-    clusterRetryStrategy: (attempt) => Math.min(50 * 2 ** Math.min(attempt, 5), 1000),
+    clusterRetryStrategy: reconnectDelay,
     redisOptions: {
       ...common,
       username: first.username || undefined,
