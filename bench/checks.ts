@@ -2,7 +2,7 @@
 import type { TargetId } from './lineup.js';
 import { KEY_COUNT, type Measurement } from './measure.js';
 import { allOf, f0, f1, pairedRatios, ratioVerdict, show, spread, type Verdict } from './stats.js';
-import { bottleneck, busy, growth, rps } from './summary.js';
+import { bottleneck, busy, cpuPerRequest, growth, rps } from './summary.js';
 
 export type Results = Partial<Record<TargetId, Measurement[]>>;
 
@@ -28,11 +28,14 @@ export function targetChecks(results: Results): string[] {
   const peerVerdicts = PEER_CLAIMS.map(verdictOf).filter((v): v is Verdict => v !== undefined);
   return [
     ...ratioLine(results, atLeast('b', 0.95)),
+    ...costLine(results, 'b', 'a'),
     ...ratioLine(results, ahead('b', 'k', 'pass-through, memory stores (informational)')),
     ...ratioLine(results, flood('c')),
     ...bottleneckLine(results, 'c'),
     ...rssLines(results),
     ...ratioLine(results, atLeast('e', 0.9)),
+    ...costLine(results, 'e', 'a'),
+    ...costLine(results, 'e', 'h'),
     ...ratioLine(results, flood('f')),
     ...bottleneckLine(results, 'f'),
     ...ratioLine(results, atLeast('g', 0.9)),
@@ -53,6 +56,20 @@ function ratioLine(results: Results, c: RatioClaim): string[] {
   const r = checkRatio(results, c);
   if (!r) return [];
   return [`- ${c.claim}: **${r.verdict}** (${r.detail}; paired rounds ${pairedRatios(results[c.x] ?? [], results[c.ref] ?? [])})`];
+}
+
+/**
+ * Informational: the same comparison in CPU time per request, the figure that
+ * does not move with the loader core. ref/x is the req/s ratio a run bound by
+ * the target's core alone would converge to.
+ */
+function costLine(results: Results, x: TargetId, ref: TargetId): string[] {
+  const [xs, refs] = [results[x], results[ref]];
+  if (!xs || !refs) return [];
+  const [cx, cr] = [cpuPerRequest(xs), cpuPerRequest(refs)];
+  return [`  - informational: (${x}) costs ${f0(cx.median)} µs of CPU per request [${f0(cx.min)}–${f0(cx.max)}], ` +
+    `(${ref}) ${f0(cr.median)} [${f0(cr.min)}–${f0(cr.max)}]: ${f0(cx.median - cr.median)} µs more, ` +
+    `a CPU-bound ratio of ${(cr.median / cx.median).toFixed(2)}`];
 }
 
 function bottleneckLine(results: Results, id: TargetId): string[] {

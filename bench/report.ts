@@ -3,7 +3,7 @@ import { targetChecks, type Results } from './checks.js';
 import { REDIS_REFERENCES, TARGETS, type TargetId } from './lineup.js';
 import { KEY_COUNT } from './measure.js';
 import { f0, f1, ratioCell, show, spread } from './stats.js';
-import { bottleneck, busy, growth, medianOf, own, rps } from './summary.js';
+import { bottleneck, busy, cpuPerRequest, growth, medianOf, own, rps } from './summary.js';
 
 export interface Header {
   readonly rounds: number;
@@ -29,9 +29,9 @@ export function render(header: Header, results: Results): string {
       (header.redis ? ` · ${header.redis}` : ''),
     ...(header.stale.length ? ['', `**STALE BUILD: dist-test/ older than ${header.stale.join(', ')}**`] : []),
     '',
-    '| target | req/s median [min–max] | vs (a) | vs memory / vs peer | p50 ms | p99 ms | non-2xx / errors per run | buckets | ' +
+    '| target | req/s median [min–max] | vs (a) | vs memory / vs peer | target CPU µs/req [min–max] | p50 ms | p99 ms | non-2xx / errors per run | buckets | ' +
       'RSS after MB | RSS growth MB | CPU0 busy / target own / CPU1 busy % | Redis own CPU % / store errors |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
     ...ids.map((id) => row(id, results)),
     '',
     'p50/p99, non-2xx and the Redis figures are medians over rounds. "within noise": the min–max req/s spreads of the two rows overlap.',
@@ -46,6 +46,8 @@ export function render(header: Header, results: Results): string {
     'Redis own CPU: redis-server\'s CPU time during the measured run, percent of one core; it is part of CPU1 busy. ' +
       'store errors: the gateway\'s throttlegate_store_errors_total (warm-up included); any above 0 means some decisions ' +
       'were made locally (on_error: local), not by Redis, and that row flatters the Redis store.',
+    'target CPU µs/req: the target process\'s own CPU time (user + system) during the measured run divided by the requests it served; ' +
+      'it does not depend on how fast the loader core was, so it is the steadier measure of what each target costs per request.',
     'CPU busy is per core over the measured run; LOADER-BOUND means autocannon + origin (+ Redis) saturated CPU 1 ' +
       'while the target had spare CPU, so that req/s is a floor for the target, not its capacity. ' +
       'CPU0 busy well above the target\'s own use means something else shared CPU 0.',
@@ -69,7 +71,7 @@ function row(id: TargetId, results: Results): string {
   const redisCpu = medianOf(ms, (m) => m.redisCpu);
   const storeErrors = medianOf(ms, (m) => m.storeErrors);
   const redisCell = redisCpu === undefined ? '–' : `${f0(redisCpu)} / ${storeErrors === undefined ? '–' : f0(storeErrors)}`;
-  return `| ${TARGETS[id].label} | ${show(rps(ms), f0)} | ${vsA} | ${versusReferences(id, results)} | ` +
+  return `| ${TARGETS[id].label} | ${show(rps(ms), f0)} | ${vsA} | ${versusReferences(id, results)} | ${show(cpuPerRequest(ms), f0)} | ` +
     `${f1(spread(ms.map((m) => m.p50)).median)} | ${f1(spread(ms.map((m) => m.p99)).median)} | ` +
     `${f0(spread(ms.map((m) => m.non2xx)).median)} / ${f0(spread(ms.map((m) => m.errors)).median)} | ` +
     `${buckets === undefined ? '–' : f0(buckets)} | ${f1(spread(ms.map((m) => m.rssAfterMb)).median)} | ` +

@@ -6,6 +6,13 @@ export const rps = (ms: readonly Measurement[]): Spread => spread(ms.map((m) => 
 export const growth = (ms: readonly Measurement[]): Spread => spread(ms.map((m) => m.rssAfterMb - m.rssBeforeMb));
 export const busy = (ms: readonly Measurement[], cpu: number): number => spread(ms.map((m) => m.cpuBusy[cpu] ?? 0)).median;
 export const own = (ms: readonly Measurement[]): number => spread(ms.map((m) => m.targetCpu)).median;
+/**
+ * The target's own CPU time per request served, in µs. Unlike req/s it does not
+ * move with how fast the loader's core happened to be, so it is the steadier
+ * figure for "what does the gateway cost per request" on this shared machine.
+ */
+export const cpuPerRequest = (ms: readonly Measurement[]): Spread =>
+  spread(ms.map((m) => (m.targetCpu / 100 / m.reqPerSec) * 1e6));
 
 /** Median of an optional per-round figure; undefined when no round has it. */
 export function medianOf(ms: readonly Measurement[], pick: (m: Measurement) => number | undefined): number | undefined {

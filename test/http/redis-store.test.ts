@@ -78,6 +78,18 @@ if (!redisAvailable()) {
     await Promise.all([a.close(), b.close()]);
   });
 
+  test('redis store: concurrent decisions of one client in one batch see each other', async () => {
+    const store = await newStore();
+    const p = policy('batch', 0.1, 3);
+    // Asked in one turn, so one script call carries all five (redis-batch.ts).
+    const answers = await Promise.all([0, 1, 2, 3, 4].map(() => store.consume(p, 'same')));
+    assert.deepEqual(answers.map((d) => d.allowed), [true, true, true, false, false]);
+    assert.deepEqual(answers.map((d) => d.remaining), [2, 1, 0, 0, 0]);
+    const other = await Promise.all([store.consume(p, 'other'), store.consume(policy('batch-2', 0.1, 1), 'same')]);
+    assert.deepEqual(other.map((d) => d.allowed), [true, true], 'other buckets in the same call are independent');
+    await store.close();
+  });
+
   test('redis store: a flushed script cache is reloaded (NOSCRIPT) without a refusal', async () => {
     const store = await newStore();
     const p = policy('noscript', 1, 5);

@@ -5,7 +5,8 @@ import { roundStep, type RawStep } from '../algorithms/token-bucket.js';
 import type { Logger } from '../../observability/logging.js';
 import { MemoryStore } from './memory.js';
 import { OverLimitCache } from './over-limit-cache.js';
-import { TAKE_TOKEN_LUA, bucketKey, parseReply, type ScriptReply } from './redis-script.js';
+import { TAKE_TOKENS_LUA, bucketKey, type ScriptReply } from './redis-script.js';
+import { DecisionBatcher } from './redis-batch.js';
 import { monotonicClock, type Clock, type LimitStore, type StoreHealth } from './store.js';
 
 /** `unavailable`: decided by on_error without asking, because Redis was known to be down. */
@@ -18,7 +19,12 @@ export interface RedisStoreEvents {
   onLocalDenial(): void;
 }
 
-type ScriptClient = (Redis | Cluster) & { tgTakeToken(key: string, rate: number, burst: number): Promise<ScriptReply> };
+type ScriptClient = (Redis | Cluster) & {
+  /** Standalone: a batch, the key count first. */
+  tgTakeTokens(numKeys: number, ...keysThenArgs: Array<string | number>): Promise<ScriptReply>;
+  /** Cluster: one key, declared as such so ioredis routes the call to that key's slot. */
+  tgTakeToken(key: string, rate: number, burst: number): Promise<ScriptReply>;
+};
 
 // How long a starting gateway waits for Redis before it listens anyway (on_error applies meanwhile).
 const STARTUP_WAIT_MS = 1000;
@@ -31,8 +37,11 @@ const SUSPEND_MS = 500;
  * The distributed store: every instance shares one bucket per client in Redis,
  * so N gateways enforce the configured limit, not N times it.
  *
- * - Each decision is one EVALSHA of TAKE_TOKEN_LUA (ioredis reloads the
- *   script on NOSCRIPT); concurrent decisions are auto-pipelined.
+ * - Each decision is an atomic step of TAKE_TOKENS_LUA, run by EVALSHA
+ *   (ioredis reloads the script on NOSCRIPT). Concurrent decisions are
+ *   batched: those asked in one event-loop turn share one call
+ *   (redis-batch.ts); on Redis Cluster, where one call must stay in one
+ *   slot, each decision is its own call and ioredis auto-pipelines them.
  * - Clients Redis has refused are refused locally until their token is due
  *   (OverLimitCache), so a flood costs Redis almost nothing.
  * - A decision never waits longer than `timeout_ms`. When Redis cannot
@@ -42,6 +51,7 @@ const SUSPEND_MS = 500;
  */
 export class RedisStore implements LimitStore {
   readonly #client: ScriptClient;
+  readonly #batcher: DecisionBatcher;
   readonly #config: RedisStoreConfig;
   readonly #fallback: MemoryStore;
   readonly #cache = new OverLimitCache();
@@ -66,7 +76,10 @@ export class RedisStore implements LimitStore {
     this.#clock = options.clock ?? monotonicClock;
     this.#fallback = new MemoryStore(options.memory, { clock: this.#clock });
     this.#client = connect(config);
-    this.#client.defineCommand('tgTakeToken', { numberOfKeys: 1, lua: TAKE_TOKEN_LUA });
+    // No numberOfKeys on the batch command: the key count is the first argument of each call.
+    if (config.cluster) this.#client.defineCommand('tgTakeToken', { numberOfKeys: 1, lua: TAKE_TOKENS_LUA });
+    else this.#client.defineCommand('tgTakeTokens', { lua: TAKE_TOKENS_LUA });
+    this.#batcher = new DecisionBatcher((keys, args) => this.#sendBatch(keys, args), { maxBatch: config.cluster ? 1 : undefined });
     this.#client.on('ready', () => void this.#connectAll().then(() => this.#setUp(true)));
     this.#client.on('close', () => this.#setUp(false, 'connection closed'));
     // ioredis emits 'error' on every failed reconnect; the state change is logged once.
@@ -86,17 +99,32 @@ export class RedisStore implements LimitStore {
       this.#events.onError('unavailable');
       return this.#withoutRedis(policy, key);
     }
-    return this.#client.tgTakeToken(bucketKey(this.#config.keyPrefix, policy.id, key), policy.rate, policy.burst).then(
-      (reply) => {
-        this.#timeoutsInARow = 0;
-        if (this.#unresponsive) this.#setResponsive(true);
-        const raw = parseReply(reply);
+    return this.#batcher.take(bucketKey(this.#config.keyPrefix, policy.id, key), policy.rate, policy.burst).then(
+      (raw) => {
         if (!raw.allowed) this.#cache.remember(cacheKey, this.#clock(), raw.msUntilToken, raw.msUntilFull);
         return decide(policy, raw);
       },
       (err: Error) => {
-        this.#failed(err);
+        this.#events.onError(classify(err));
         return this.#withoutRedis(policy, key);
+      },
+    );
+  }
+
+  /** One script call for a batch; its outcome feeds the responsiveness state once per call, not per decision. */
+  #sendBatch(keys: string[], args: number[]): Promise<ScriptReply> {
+    const call = this.#config.cluster
+      ? this.#client.tgTakeToken(keys[0] as string, args[0] as number, args[1] as number)
+      : this.#client.tgTakeTokens(keys.length, ...keys, ...args);
+    return call.then(
+      (reply) => {
+        this.#timeoutsInARow = 0;
+        if (this.#unresponsive) this.#setResponsive(true);
+        return reply;
+      },
+      (err: Error) => {
+        this.#callFailed(err);
+        throw err;
       },
     );
   }
@@ -155,10 +183,8 @@ export class RedisStore implements LimitStore {
     }
   }
 
-  #failed(err: Error): void {
-    const reason = classify(err);
-    this.#events.onError(reason);
-    if (reason !== 'timeout') return;
+  #callFailed(err: Error): void {
+    if (classify(err) !== 'timeout') return;
     if (++this.#timeoutsInARow >= TIMEOUTS_BEFORE_SUSPEND) {
       this.#timeoutsInARow = 0;
       this.#suspendedUntil = this.#clock() + SUSPEND_MS;
@@ -214,7 +240,8 @@ function connect(config: RedisStoreConfig): ScriptClient {
     enableOfflineQueue: false,
     autoResendUnfulfilledCommands: false,
     maxRetriesPerRequest: 0,
-    enableAutoPipelining: true,
+    // A standalone client gets one call per batch already (redis-batch.ts); a Pipeline per call would only add cost.
+    enableAutoPipelining: false,
     retryStrategy: reconnectDelay,
   };
   if (!config.cluster) return new Redis(config.urls[0] as string, common) as ScriptClient;
