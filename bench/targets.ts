@@ -79,7 +79,7 @@ export function runGateway(policy: BenchPolicy, name: string, redisKeyPrefix?: s
   const config = parseConfig(gatewayYaml(originPort, policy, store), '<bench>', {});
   const logger = createLogger(process.env.BENCH_LOG_LEVEL ?? 'info', batchedLines(devNull()));
   buildGateway(config, { port: 0, host: '127.0.0.1', logger })
-    .then((gateway) => gateway.listen().then(() => announce(portOf(gateway.app.server.address()))))
+    .then((gateway) => gateway.listen().then(() => announce(portOf(gateway.server.address()))))
     .catch(fail);
 }
 

@@ -7,6 +7,8 @@ import { buildGateway } from './server.js';
 import { closeOnSignals } from './lifecycle.js';
 import { createLogger } from './observability/logging.js';
 import { hashKey } from './limit/keys.js';
+import { PROXIED_METHODS } from './config/defaults.js';
+import { createReloader, watchConfigFile } from './gateway/reload.js';
 
 const HELP: Record<string, string> = {
   main: `throttlegate: a YAML-configured API gateway with per-client rate limiting
@@ -21,6 +23,8 @@ Run 'throttlegate <command> --help' for a command's options.`,
   serve: `Usage: throttlegate serve [--config FILE] [--port N] [--host H]
 
 Serves the routes of FILE until SIGTERM or SIGINT, then drains in-flight requests.
+SIGHUP, or saving FILE, reloads it without dropping a connection; an invalid
+file is logged and changes nothing.
   --config FILE  config file (default: $THROTTLEGATE_CONFIG, else configs/config.yaml)
   --port N       listen port, overriding server.port
   --host H       listen address, overriding server.host
@@ -88,10 +92,10 @@ async function main(argv: string[]): Promise<number> {
     console.log(`config OK: ${file} (${config.routes.length} routes)`);
     return 0;
   }
-  return serve(config, values.port, values.host);
+  return serve(file, config, values.port, values.host);
 }
 
-async function serve(config: GatewayConfig, port: string | undefined, host: string | undefined): Promise<number> {
+async function serve(file: string, config: GatewayConfig, port: string | undefined, host: string | undefined): Promise<number> {
   let portNumber: number | undefined;
   if (port !== undefined) {
     portNumber = Number(port);
@@ -102,7 +106,11 @@ async function serve(config: GatewayConfig, port: string | undefined, host: stri
   }
   const logger = createLogger(config.log.level);
   const gateway = await buildGateway(config, { logger, port: portNumber, host });
-  closeOnSignals(gateway, logger, config.server.shutdownGraceMs);
+  // SIGHUP and edits of the file reload it; an invalid file changes nothing.
+  const reload = createReloader(file, gateway, logger, gateway.metrics);
+  process.on('SIGHUP', () => void reload('SIGHUP'));
+  const stopWatching = watchConfigFile(file, () => void reload('file change'));
+  closeOnSignals(gateway, logger, config.server.shutdownGraceMs, stopWatching);
   try {
     const url = await gateway.listen();
     logger.info(
@@ -111,7 +119,9 @@ async function serve(config: GatewayConfig, port: string | undefined, host: stri
         config: config.file,
         routes: config.routes.map((r) => ({
           path: r.path,
-          upstream: r.upstreamOrigin + r.upstreamPath,
+          ...(r.host === null ? {} : { host: r.host }),
+          ...(r.methods.length === PROXIED_METHODS.length ? {} : { methods: r.methods }),
+          upstream: r.upstream.targets.length === 1 ? r.upstreamOrigin + r.upstreamPath : r.upstream.targets.map((t) => t.url),
           strip_prefix: r.stripPrefix,
           limit: r.policy ? `${r.policy.rate}/s burst ${r.policy.burst} (${r.policy.id})` : 'none',
         })),

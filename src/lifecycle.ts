@@ -5,7 +5,7 @@ import type { Logger } from './observability/logging.js';
  * SIGTERM / SIGINT: stop accepting, let in-flight requests finish for up to
  * `graceMs`, then cut what is left and exit 0. A second signal exits at once.
  */
-export function closeOnSignals(gateway: Gateway, logger: Logger, graceMs: number): void {
+export function closeOnSignals(gateway: Gateway, logger: Logger, graceMs: number, beforeClose: () => void = () => {}): void {
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) {
@@ -13,10 +13,11 @@ export function closeOnSignals(gateway: Gateway, logger: Logger, graceMs: number
       process.exit(1);
     }
     stopping = true;
+    beforeClose();
     logger.info({ signal, grace_ms: graceMs }, 'shutting down: draining in-flight requests');
     const cut = setTimeout(() => {
       logger.warn('grace period over: closing remaining connections');
-      gateway.app.server.closeAllConnections();
+      gateway.server.closeAllConnections();
     }, graceMs);
     cut.unref();
     gateway.close().then(

@@ -10,6 +10,10 @@ export interface RequestState {
   /** Canonical path (routing/normalise.ts); what was matched and is forwarded. */
   path: string;
   route: RouteConfig | undefined;
+  /** Why no route takes the request (404, 405), when none does. */
+  refusal: 'TG_ERR_ROUTE_NOT_FOUND' | 'TG_ERR_REQUEST_METHOD_NOT_ALLOWED' | undefined;
+  /** The pool target chosen for this request (its URL, as configured), once chosen. */
+  target: string | undefined;
   /** Why the target was refused before routing, if it was. */
   badTarget: string | undefined;
   /** X-Forwarded-For chain as the gateway will forward it (client first). */

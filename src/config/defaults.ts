@@ -1,4 +1,10 @@
-import type { GatewayConfig, KeySource, LimitPolicy, RedisStoreConfig, RouteConfig, TrustProxy } from './types.js';
+import type { BalanceKind, GatewayConfig, KeySource, LimitPolicy, RedisStoreConfig, RouteConfig, TrustProxy, UpstreamConfig } from './types.js';
+import { parseDuration } from './duration.js';
+
+/** Methods a route proxies (all of them unless it lists `methods:`); any other method is answered 405. */
+export const PROXIED_METHODS = ['DELETE', 'GET', 'HEAD', 'PATCH', 'POST', 'PUT', 'OPTIONS'] as const;
+
+export const BALANCE_KINDS: readonly BalanceKind[] = ['round_robin', 'least_connections', 'random_two'];
 
 /** Documented defaults (README "Config reference" lists the same values). */
 export const DEFAULTS = {
@@ -20,6 +26,14 @@ export const DEFAULTS = {
   },
   rate_limit: { key: ['header:x-api-key', 'ip'], headers: { legacy: true, draft: true } },
   route: { strip_prefix: false, timeout_ms: 30_000, tls_verify: true },
+  upstream: {
+    weight: 1,
+    balance: 'round_robin' as BalanceKind,
+    retries: 0,
+    health_check: { interval: '5s', timeout: '1s', healthy_after: 2, unhealthy_after: 3 },
+    passive: { eject_after: 5, eject_for: '30s' },
+    circuit_breaker: { error_rate: 0.5, min_requests: 20, window: '10s', open_for: '15s' },
+  },
 } as const;
 
 interface RawRateLimit {
@@ -28,10 +42,21 @@ interface RawRateLimit {
   key?: string[];
   headers?: { legacy?: boolean; draft?: boolean };
 }
+interface RawPool {
+  targets: { url: string; weight?: number }[];
+  balance?: BalanceKind;
+  health_check?: { path: string; interval?: string; timeout?: string; healthy_after?: number; unhealthy_after?: number };
+  passive?: { eject_after?: number; eject_for?: string };
+  retries?: number;
+  circuit_breaker?: { error_rate?: number; min_requests?: number; window?: string; open_for?: string };
+}
 interface RawRoute {
   path: string;
-  upstream: string;
+  host?: string;
+  methods?: string[];
+  upstream: string | RawPool;
   strip_prefix?: boolean;
+  rewrite?: { prefix: string };
   timeout_ms?: number;
   tls_verify?: boolean;
   rate_limit?: RawRateLimit | false;
@@ -99,19 +124,63 @@ function buildRedis(r: NonNullable<NonNullable<RawConfig['store']>['redis']>): R
 }
 
 function buildRoute(r: RawRoute, index: number, defaultPolicy: LimitPolicy | null): RouteConfig {
-  const upstream = new URL(r.upstream);
+  const upstream = buildUpstream(r.upstream);
+  // validateConfig() has checked that every target of a pool carries the same path.
+  const first = new URL((upstream.targets[0] as { url: string }).url);
   let policy: LimitPolicy | null = defaultPolicy;
   if (r.rate_limit === false) policy = null;
   else if (r.rate_limit) policy = buildPolicy(r.path, r.rate_limit, defaultPolicy);
   return {
     index,
     path: r.path,
-    upstreamOrigin: upstream.origin,
-    upstreamPath: upstream.pathname === '/' ? '' : upstream.pathname.replace(/\/$/, ''),
+    host: r.host === undefined ? null : r.host.toLowerCase(),
+    methods: r.methods ?? [...PROXIED_METHODS],
+    upstream,
+    upstreamOrigin: first.origin,
+    upstreamPath: upstreamPathOf(first),
     stripPrefix: r.strip_prefix ?? DEFAULTS.route.strip_prefix,
+    rewritePrefix: r.rewrite?.prefix ?? null,
     timeoutMs: r.timeout_ms ?? DEFAULTS.route.timeout_ms,
     tlsVerify: r.tls_verify ?? DEFAULTS.route.tls_verify,
     policy,
+  };
+}
+
+/** The path an upstream URL carries, without a trailing slash ('' for none). */
+export function upstreamPathOf(url: URL): string {
+  return url.pathname === '/' ? '' : url.pathname.replace(/\/$/, '');
+}
+
+function buildUpstream(raw: string | RawPool): UpstreamConfig {
+  const d = DEFAULTS.upstream;
+  const pool: RawPool = typeof raw === 'string' ? { targets: [{ url: raw }] } : raw;
+  const hc = pool.health_check;
+  const passive = pool.passive;
+  const cb = pool.circuit_breaker;
+  return {
+    targets: pool.targets.map((t) => ({ url: t.url, origin: new URL(t.url).origin, weight: t.weight ?? d.weight })),
+    balance: pool.balance ?? d.balance,
+    healthCheck: hc
+      ? {
+          path: hc.path,
+          intervalMs: parseDuration(hc.interval ?? d.health_check.interval),
+          timeoutMs: parseDuration(hc.timeout ?? d.health_check.timeout),
+          healthyAfter: hc.healthy_after ?? d.health_check.healthy_after,
+          unhealthyAfter: hc.unhealthy_after ?? d.health_check.unhealthy_after,
+        }
+      : null,
+    passive: passive
+      ? { ejectAfter: passive.eject_after ?? d.passive.eject_after, ejectForMs: parseDuration(passive.eject_for ?? d.passive.eject_for) }
+      : null,
+    retries: pool.retries ?? d.retries,
+    circuitBreaker: cb
+      ? {
+          errorRate: cb.error_rate ?? d.circuit_breaker.error_rate,
+          minRequests: cb.min_requests ?? d.circuit_breaker.min_requests,
+          windowMs: parseDuration(cb.window ?? d.circuit_breaker.window),
+          openForMs: parseDuration(cb.open_for ?? d.circuit_breaker.open_for),
+        }
+      : null,
   };
 }
 

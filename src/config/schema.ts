@@ -1,3 +1,6 @@
+import { DURATION_PATTERN } from './duration.js';
+import { BALANCE_KINDS, PROXIED_METHODS } from './defaults.js';
+
 /**
  * JSON Schema of configs/config.yaml. Every object is closed
  * (`additionalProperties: false`) so a misspelled key is an error, never a silent
@@ -12,6 +15,46 @@ const KEY_SOURCE = `^(ip|header:${HEADER_TOKEN})$`;
 const ROUTE_PATH = "^/$|^(/[A-Za-z0-9._~!$&'()*+,;=:@-]+)+$";
 
 const REDIS_URL = '^rediss?://';
+const HTTP_URL = '^https?://';
+// A DNS name, or `*.` and a DNS name for any subdomain of it.
+const HOST = '^(\\*\\.)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$';
+
+const duration = { type: 'string', pattern: DURATION_PATTERN } as const;
+const count = { type: 'integer', minimum: 1 } as const;
+
+const closed = <P extends Record<string, unknown>>(properties: P, required: readonly string[] = []) =>
+  ({ type: 'object', additionalProperties: false, required, properties }) as const;
+
+/** `upstream:` as a pool (a plain URL string is the other form). */
+const upstreamPool = closed(
+  {
+    targets: {
+      type: 'array',
+      minItems: 1,
+      items: closed({ url: { type: 'string', pattern: HTTP_URL }, weight: { type: 'integer', minimum: 1, maximum: 1000 } }, ['url']),
+    },
+    balance: { enum: [...BALANCE_KINDS] },
+    health_check: closed(
+      {
+        path: { type: 'string', pattern: '^/' },
+        interval: duration,
+        timeout: duration,
+        healthy_after: count,
+        unhealthy_after: count,
+      },
+      ['path'],
+    ),
+    passive: closed({ eject_after: count, eject_for: duration }),
+    retries: { type: 'integer', minimum: 0, maximum: 10 },
+    circuit_breaker: closed({
+      error_rate: { type: 'number', exclusiveMinimum: 0, maximum: 1 },
+      min_requests: count,
+      window: duration,
+      open_for: duration,
+    }),
+  },
+  ['targets'],
+);
 
 const rateLimitFields = {
   requests_per_second: { type: 'number', exclusiveMinimum: 0 },
@@ -109,8 +152,11 @@ export const configSchema = {
         required: ['path', 'upstream'],
         properties: {
           path: { type: 'string', pattern: ROUTE_PATH },
-          upstream: { type: 'string', pattern: '^https?://' },
+          host: { type: 'string', pattern: HOST, maxLength: 253 },
+          methods: { type: 'array', minItems: 1, uniqueItems: true, items: { enum: [...PROXIED_METHODS] } },
+          upstream: { anyOf: [{ type: 'string', pattern: HTTP_URL }, upstreamPool] },
           strip_prefix: { type: 'boolean' },
+          rewrite: closed({ prefix: { type: 'string', pattern: ROUTE_PATH } }, ['prefix']),
           timeout_ms: { type: 'integer', minimum: 1 },
           tls_verify: { type: 'boolean' },
           rate_limit: {

@@ -13,16 +13,54 @@ export interface LimitPolicy {
   readonly headers: { readonly legacy: boolean; readonly draft: boolean };
 }
 
+export type BalanceKind = 'round_robin' | 'least_connections' | 'random_two';
+
+export interface TargetConfig {
+  /** The target URL as configured (the `target` metric label: from config, so bounded). */
+  readonly url: string;
+  /** e.g. `http://127.0.0.1:8000`. */
+  readonly origin: string;
+  readonly weight: number;
+}
+
+export interface HealthCheckConfig {
+  readonly path: string;
+  readonly intervalMs: number;
+  readonly timeoutMs: number;
+  readonly healthyAfter: number;
+  readonly unhealthyAfter: number;
+}
+
+export interface UpstreamConfig {
+  /** One target for `upstream: URL`; a pool otherwise. */
+  readonly targets: readonly TargetConfig[];
+  readonly balance: BalanceKind;
+  /** null: no active checks, every target counts as healthy. */
+  readonly healthCheck: HealthCheckConfig | null;
+  /** null: failures never take a target out. */
+  readonly passive: { readonly ejectAfter: number; readonly ejectForMs: number } | null;
+  /** Extra attempts on another target, for idempotent requests without a body that could not connect. */
+  readonly retries: number;
+  readonly circuitBreaker: { readonly errorRate: number; readonly minRequests: number; readonly windowMs: number; readonly openForMs: number } | null;
+}
+
 export interface RouteConfig {
   /** Position in the config file, used in logs and errors (`routes[2]`). */
   readonly index: number;
   /** The configured path prefix; also the `route` metric label. */
   readonly path: string;
-  /** Upstream origin, e.g. `http://127.0.0.1:8000`. */
+  /** Lower-case host to match exactly, `*.example.com` for any subdomain, or null for any host. */
+  readonly host: string | null;
+  /** Upper-case methods this route takes; a path it matches with another method is answered 405. */
+  readonly methods: readonly string[];
+  readonly upstream: UpstreamConfig;
+  /** First target's origin, e.g. `http://127.0.0.1:8000` (the route table's and startup line's summary). */
   readonly upstreamOrigin: string;
-  /** Path prefix the upstream URL carries ('' when none). */
+  /** Path prefix the upstream URLs carry ('' when none; one pool's targets share it). */
   readonly upstreamPath: string;
   readonly stripPrefix: boolean;
+  /** What replaces the route's path in the forwarded URL (`rewrite.prefix`), or null. */
+  readonly rewritePrefix: string | null;
   readonly timeoutMs: number;
   readonly tlsVerify: boolean;
   /** null: this route is not limited. */

@@ -1,6 +1,7 @@
 import { Ajv, type ErrorObject } from 'ajv';
 import { configSchema } from './schema.js';
 import type { ConfigProblem } from './problems.js';
+import { upstreamPathOf } from './defaults.js';
 
 const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
 const validateSchema = ajv.compile(configSchema);
@@ -22,26 +23,76 @@ export function validateConfig(doc: unknown): ConfigProblem[] {
 
 function checkRoutes(routes: unknown[]): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
-  const seen = new Map<string, number>();
+  const seen: { at: string; route: RouteShape }[] = [];
   routes.forEach((route, i) => {
     if (!isRouteShape(route)) return;
     const at = `routes[${i}]`;
-    const first = seen.get(route.path);
-    if (first !== undefined) problems.push({ path: `${at}.path`, message: `duplicates routes[${first}].path "${route.path}"` });
-    else seen.set(route.path, i);
+    const clash = seen.find((s) => overlaps(s.route, route));
+    if (clash !== undefined) problems.push({ path: `${at}.path`, message: `duplicates ${clash.at}.path "${route.path}"${clashDetail(route)}` });
+    else seen.push({ at, route });
     if (route.path.split('/').some((s) => s === '.' || s === '..')) {
       problems.push({ path: `${at}.path`, message: 'must not contain "." or ".." segments' });
     }
     if ((RESERVED_PATHS as readonly string[]).includes(route.path)) {
       problems.push({ path: `${at}.path`, message: `"${route.path}" is reserved for the gateway's own endpoint` });
     }
-    if (/^https?:\/\//.test(route.upstream)) problems.push(...checkUpstream(route.upstream, `${at}.upstream`));
+    if (route.rewrite !== undefined && route.strip_prefix === true) {
+      problems.push({ path: `${at}.rewrite`, message: 'cannot be combined with strip_prefix: true (rewrite already replaces the prefix)' });
+    }
+    problems.push(...checkUpstreams(route.upstream, `${at}.upstream`));
   });
   return problems;
 }
 
-function isRouteShape(r: unknown): r is { path: string; upstream: string } {
-  return r !== null && typeof r === 'object' && typeof (r as { path?: unknown }).path === 'string' && typeof (r as { upstream?: unknown }).upstream === 'string';
+interface RouteShape {
+  path: string;
+  host?: unknown;
+  methods?: unknown;
+  upstream?: unknown;
+  rewrite?: unknown;
+  strip_prefix?: unknown;
+}
+
+function isRouteShape(r: unknown): r is RouteShape {
+  return r !== null && typeof r === 'object' && typeof (r as { path?: unknown }).path === 'string';
+}
+
+/** Two routes clash when one request could match both: same path and host, and a method in common. */
+function overlaps(a: RouteShape, b: RouteShape): boolean {
+  if (a.path !== b.path) return false;
+  const hostOf = (r: RouteShape) => (typeof r.host === 'string' ? r.host.toLowerCase() : null);
+  if (hostOf(a) !== hostOf(b)) return false;
+  if (!Array.isArray(a.methods) || !Array.isArray(b.methods)) return true;
+  return a.methods.some((m) => (b.methods as unknown[]).includes(m));
+}
+
+function clashDetail(r: RouteShape): string {
+  const parts = [typeof r.host === 'string' ? `host ${r.host}` : '', Array.isArray(r.methods) ? `methods ${r.methods.join(',')}` : ''];
+  const detail = parts.filter(Boolean).join(', ');
+  return detail ? ` (${detail}; give routes on one path different hosts or disjoint methods)` : '';
+}
+
+/** The URL checks of `upstream:` and of each pool target, and that a pool's targets share one path. */
+function checkUpstreams(upstream: unknown, at: string): ConfigProblem[] {
+  if (typeof upstream === 'string') return /^https?:\/\//.test(upstream) ? checkUpstream(upstream, at) : [];
+  const targets = (upstream as { targets?: unknown } | null)?.targets;
+  if (!Array.isArray(targets)) return [];
+  const problems: ConfigProblem[] = [];
+  const paths = new Map<string, number>();
+  targets.forEach((t, j) => {
+    const url = (t as { url?: unknown } | null)?.url;
+    if (typeof url !== 'string' || !/^https?:\/\//.test(url)) return;
+    const found = checkUpstream(url, `${at}.targets[${j}].url`);
+    problems.push(...found);
+    if (found.length > 0) return;
+    const path = upstreamPathOf(new URL(url));
+    const first = [...paths.values()][0];
+    if (first !== undefined && !paths.has(path)) {
+      problems.push({ path: `${at}.targets[${j}].url`, message: `has path "${path || '/'}" but targets[${first}] has "${[...paths.keys()][0] || '/'}": a pool's targets must share one path` });
+    }
+    if (!paths.has(path)) paths.set(path, j);
+  });
+  return problems;
 }
 
 function checkUpstream(value: string, path: string): ConfigProblem[] {
@@ -104,7 +155,10 @@ function describe(e: ErrorObject): ConfigProblem {
 function patternMessage(e: ErrorObject): string {
   const at = e.instancePath;
   if (at.endsWith('/path')) return 'must start with "/" and be a canonical path (no "//", "%", spaces or trailing "/")';
-  if (at.endsWith('/upstream')) return 'must be an absolute http:// or https:// URL';
+  if (at.endsWith('/upstream') || at.endsWith('/url')) return 'must be an absolute http:// or https:// URL';
+  if (at.endsWith('/host')) return 'must be a host name (example.com) or a wildcard (*.example.com)';
+  if (/(interval|timeout|eject_for|window|open_for)$/.test(at)) return 'must be a duration such as 500ms, 10s, 1m, 1h or 1d';
+  if (at.endsWith('/health_check/path')) return 'must start with "/"';
   if (/\/key\/\d+$/.test(at)) return 'must be "ip" or "header:<name>"';
   if (at.includes('/redis/url')) return 'must be a redis:// or rediss:// URL';
   return `must match ${String((e.params as { pattern: string }).pattern)}`;
@@ -113,6 +167,7 @@ function patternMessage(e: ErrorObject): string {
 function anyOfMessage(e: ErrorObject): string {
   if (e.instancePath.endsWith('/trust_proxy')) return 'must be true, false, a hop count >= 1, or a list of addresses/CIDRs';
   if (e.instancePath.endsWith('/redis/url')) return 'must be a redis:// URL or a list of them (Redis Cluster seed nodes)';
+  if (e.instancePath.endsWith('/upstream')) return 'must be an http(s) URL or a pool mapping (targets, balance, health_check, passive, retries, circuit_breaker)';
   if (e.instancePath.endsWith('/rate_limit')) return 'must be false or a mapping of requests_per_second, burst, key, headers';
   return e.message ?? 'is invalid';
 }

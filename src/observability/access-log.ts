@@ -57,7 +57,8 @@ export function createAccessLog(logger: Logger, metrics: GatewayMetrics) {
       decision: decisionLabel(state?.decision, route !== undefined && route.policy === null),
       status,
       duration_ms: Math.round(ms * 1000) / 1000,
-      upstream: route?.upstreamOrigin,
+      // The pool target chosen, or for a request refused before that, the route's first target.
+      upstream: state?.target ?? route?.upstreamOrigin,
     };
     if (level === 'info') return writeLine(fields);
     logger[level]({ ...fields, upstream_error: failure?.reason, err: internal }, 'request');
@@ -69,13 +70,15 @@ export function createAccessLog(logger: Logger, metrics: GatewayMetrics) {
   const prefix = `{"level":${logger.levels.values.info},"time":`;
   const bindings = JSON.stringify(logger.bindings()).slice(1, -1);
   const bound = bindings === '' ? '' : `,${bindings}`;
-  // `"route":...,"upstream":...` depends on the route alone: rendered once per route.
-  const routeFragments = new Map<string, string>();
+  // `"route":...,"upstream":...` depends on the route and target alone (both from config): rendered once per pair.
+  const routeFragments = new Map<string, Map<string | undefined, string>>();
   function routeFragment(route: string, upstream: string | undefined): string {
-    let fragment = routeFragments.get(route);
+    let byTarget = routeFragments.get(route);
+    if (byTarget === undefined) routeFragments.set(route, (byTarget = new Map()));
+    let fragment = byTarget.get(upstream);
     if (fragment === undefined) {
       fragment = `,"route":${JSON.stringify(route)}${upstream === undefined ? '' : `,"upstream":${JSON.stringify(upstream)}`}`;
-      routeFragments.set(route, fragment);
+      byTarget.set(upstream, fragment);
     }
     return fragment;
   }

@@ -19,6 +19,11 @@ export class GatewayMetrics {
   readonly #storeErrors: Counter<'reason'>;
   readonly #storeUp: Gauge;
   readonly #localDenials: Counter;
+  readonly #upstreamRequests: Counter<'route' | 'target' | 'status'>;
+  readonly #upstreamHealthy: Gauge<'route' | 'target'>;
+  readonly #circuitState: Gauge<'route' | 'target'>;
+  readonly #configReloads: Counter<'result'>;
+  readonly #configInfo: Gauge<'hash'>;
 
   constructor(activeClients: () => number) {
     const registers = [this.registry];
@@ -55,6 +60,36 @@ export class GatewayMetrics {
       help: 'Refusals answered from the local over-limit cache without asking the shared store.',
       registers,
     });
+    this.#upstreamRequests = new Counter({
+      name: 'throttlegate_upstream_requests_total',
+      help: 'Attempts sent to each pool target, by route, target (URL from config) and status (the gateway status for a failed attempt: 502, 504).',
+      labelNames: ['route', 'target', 'status'],
+      registers,
+    });
+    this.#upstreamHealthy = new Gauge({
+      name: 'throttlegate_upstream_healthy',
+      help: '1 while a target takes requests, 0 while failed health checks or passive ejection keep it out.',
+      labelNames: ['route', 'target'],
+      registers,
+    });
+    this.#circuitState = new Gauge({
+      name: 'throttlegate_circuit_state',
+      help: "A target's circuit breaker: 0 closed, 1 half-open, 2 open.",
+      labelNames: ['route', 'target'],
+      registers,
+    });
+    this.#configReloads = new Counter({
+      name: 'throttlegate_config_reloads_total',
+      help: 'Config reloads (SIGHUP or file change), by result (ok, error).',
+      labelNames: ['result'],
+      registers,
+    });
+    this.#configInfo = new Gauge({
+      name: 'throttlegate_config_info',
+      help: 'The live config: 1 for the hash (sha256 prefix of the file) being served.',
+      labelNames: ['hash'],
+      registers,
+    });
     new Gauge({
       name: 'throttlegate_active_clients',
       help: 'Rate-limit buckets currently held by the store.',
@@ -88,10 +123,56 @@ export class GatewayMetrics {
     this.#upstreamErrors.labels(route, reason).inc();
   }
 
+  /**
+   * The series of one pool target. Children are resolved once per status, so
+   * counting an attempt costs a Map lookup, not prom-client's label hashing.
+   */
+  targetSeries(route: string, target: string): TargetSeries {
+    const byStatus = new Map<string, { inc(): void }>();
+    const healthy = this.#upstreamHealthy.labels(route, target);
+    const circuit = this.#circuitState.labels(route, target);
+    return {
+      countAttempt: (status: number) => {
+        const key = String(status);
+        let child = byStatus.get(key);
+        if (child === undefined) {
+          child = this.#upstreamRequests.labels(route, target, key);
+          byStatus.set(key, child);
+        }
+        child.inc();
+      },
+      setHealthy: (up: boolean) => healthy.set(up ? 1 : 0),
+      setCircuit: (value: number) => circuit.set(value),
+      remove: () => {
+        this.#upstreamHealthy.remove(route, target);
+        this.#circuitState.remove(route, target);
+      },
+    };
+  }
+
+  countConfigReload(result: 'ok' | 'error'): void {
+    this.#configReloads.labels(result).inc();
+  }
+
+  /** Marks `hash` as the live config (the previous one's series is removed). */
+  setConfigHash(hash: string): void {
+    this.#configInfo.reset();
+    this.#configInfo.labels(hash).set(1);
+  }
+
   /** The hooks a shared store reports through. */
   readonly storeEvents = {
     onError: (reason: string) => this.#storeErrors.labels(reason).inc(),
     onStateChange: (up: boolean) => this.#storeUp.set(up ? 1 : 0),
     onLocalDenial: () => this.#localDenials.inc(),
   };
+}
+
+/** What a pool target reports into (GatewayMetrics.targetSeries). */
+export interface TargetSeries {
+  countAttempt(status: number): void;
+  setHealthy(up: boolean): void;
+  setCircuit(value: number): void;
+  /** Drops the target's gauges (a reload removed it). */
+  remove(): void;
 }

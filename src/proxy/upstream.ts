@@ -5,47 +5,67 @@ import type { RouteConfig } from '../config/types.js';
 import { BODY_TOO_LARGE, classifyUpstreamError } from './errors.js';
 import { downstreamResponseHeaders, upstreamRequestHeaders } from './headers.js';
 import { sendGatewayError } from '../respond.js';
+import { ERRORS } from '../errors.js';
+import { PROXIED_METHODS } from '../config/defaults.js';
+import { mountPrefix } from '../routing/hook.js';
+import { UpstreamPool } from '../upstream/pool.js';
+import type { GatewayMetrics } from '../observability/metrics.js';
+import type { Logger } from '../observability/logging.js';
 
 export interface UpstreamOptions {
   readonly maxBodyBytes: number;
+  readonly metrics: GatewayMetrics;
+  readonly logger: Logger;
   /** Told of every upstream failure (metrics); the access log line reports it too. */
   readonly onUpstreamError: (route: RouteConfig, reason: string) => void;
 }
 
-/** Methods proxied; any other method on a routed path is answered 405. */
-export const PROXIED_METHODS = ['DELETE', 'GET', 'HEAD', 'PATCH', 'POST', 'PUT', 'OPTIONS'];
-
 /**
- * Registers one encapsulated @fastify/http-proxy instance for one route, with
- * its own undici pool (keep-alive) to the upstream, closed with the app.
- * Bodies stream both ways untouched: the plugin's content-type parser hands
- * the raw request stream to undici, and the upstream's response stream is
- * piped back without decompression or re-serialisation.
+ * Registers one encapsulated @fastify/http-proxy instance for one route,
+ * mounted where rewriteUrl sends the route's requests (`/__tg/<index>`). Its
+ * upstream is the route's pool (upstream/pool.ts): one undici keep-alive pool
+ * per target, closed with the app. The preHandler chooses the target (503 at
+ * once when none is available) and reply-from sends to it. Bodies stream both
+ * ways untouched: the plugin's content-type parser hands the raw request
+ * stream to undici, and the upstream's response stream is piped back without
+ * decompression or re-serialisation. WebSocket upgrades take the same path
+ * (hooks, limit, target choice) and are then handed to the plugin's ws proxy.
  */
 export async function registerUpstream(app: FastifyInstance, route: RouteConfig, options: UpstreamOptions): Promise<void> {
+  const pool = new UpstreamPool(route, {
+    series: (target) => options.metrics.targetSeries(route.path, target),
+    statusOfError: (error) => ERRORS[classifyUpstreamError(error).code].status,
+    onStateChange: (target, change) => options.logger.warn({ route: route.path, target, change }, `upstream target ${change}`),
+  });
+  app.addHook('onClose', async () => pool.close());
   await app.register(httpProxy, {
-    prefix: route.path === '/' ? '' : route.path,
-    upstream: route.upstreamOrigin,
-    // Forwarded path = upstream's own path + (the route prefix unless stripped) + the rest.
-    rewritePrefix: route.upstreamPath + (route.stripPrefix || route.path === '/' ? '' : route.path),
-    httpMethods: PROXIED_METHODS,
+    prefix: mountPrefix(route.index),
+    // No fixed upstream: getUpstream below names the target the preHandler chose.
+    upstream: '',
+    // Forwarded path = upstream's own path + (rewrite.prefix, or the route prefix unless stripped) + the rest.
+    rewritePrefix: route.upstreamPath + (route.rewritePrefix ?? (route.stripPrefix || route.path === '/' ? '' : route.path)),
+    httpMethods: [...PROXIED_METHODS],
     config: { routeIndex: route.index },
     disableRequestLogging: true,
     // reply-from's own error log is replaced by the gateway's one access line per request.
     logLevel: 'error',
-    undici: {
-      connections: 128,
-      pipelining: 1,
-      connect: { timeout: Math.min(route.timeoutMs, 10_000) },
-      // reply-from defaults rejectUnauthorized to false; a gateway must verify unless told not to.
-      tls: { rejectUnauthorized: route.tlsVerify },
-    } as never,
-    preHandler: (request: FastifyRequest, _reply: FastifyReply, done: () => void) => {
+    websocket: true,
+    // reply-from sends through the pool; it is ours to close (above).
+    undici: pool.dispatcher as never,
+    preHandler: (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
+      const target = pool.choose();
+      if (target === undefined) return sendGatewayError(reply, 'TG_ERR_UPSTREAM_UNAVAILABLE');
+      request.gateway.target = target.config.url;
+      (request.raw as RawWithTarget)[kTargetOrigin] = target.config.origin;
       limitChunkedBody(request, options.maxBodyBytes);
       done();
     },
     replyOptions: {
       timeout: route.timeoutMs,
+      // The target the preHandler chose (http and ws alike).
+      getUpstream: (request: FastifyRequest) => (request.raw as RawWithTarget)[kTargetOrigin] as string,
+      // reply-from retries a GET answered 503 up to 10 times by default: a gateway passes the 503 on.
+      retryDelay: () => null,
       // Keep the query byte for byte (http-proxy would re-encode it).
       queryString: (_search: string, url: string) => {
         const q = url.indexOf('?');
@@ -63,6 +83,9 @@ export async function registerUpstream(app: FastifyInstance, route: RouteConfig,
     } as never,
   });
 }
+
+const kTargetOrigin = Symbol('throttlegate.targetOrigin');
+type RawWithTarget = FastifyRequest['raw'] & { [kTargetOrigin]?: string };
 
 /**
  * A body with Content-Length over the limit is refused before routing; a

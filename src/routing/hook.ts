@@ -11,9 +11,17 @@ type RawWithState = IncomingMessage & { [kState]?: RequestState };
 
 const RESERVED = new Set<string>(RESERVED_PATHS);
 
+/** Where the proxy of route `index` is mounted in Fastify's router; requests reach it only through rewriteUrl. */
+export function mountPrefix(index: number): string {
+  return `/__tg/${index}`;
+}
+
 /**
- * Fastify's `rewriteUrl`: runs before Fastify's router, so the router sees the
- * canonical URL, and our route table decides on the very same path.
+ * Fastify's `rewriteUrl`: runs before Fastify's router. The route table alone
+ * decides, on the canonical path (and the method and Host), and the URL is
+ * rewritten to the chosen route's mount point (`/__tg/<index>` + the rest of
+ * the path), so Fastify's router only dispatches and can never pick another
+ * route. A client that sends `/__tg/...` itself is routed like any path.
  */
 export function createUrlRewriter(table: RouteTable) {
   return function rewriteUrl(req: IncomingMessage): string {
@@ -22,6 +30,8 @@ export function createUrlRewriter(table: RouteTable) {
     const state: RequestState = {
       path: target.ok ? target.path : '',
       route: undefined,
+      refusal: undefined,
+      target: undefined,
       badTarget: target.ok ? undefined : target.reason,
       forwardedFor: '',
       clientIp: '',
@@ -32,27 +42,38 @@ export function createUrlRewriter(table: RouteTable) {
     };
     (req as RawWithState)[kState] = state;
     if (!target.ok) return '/';
-    if (!RESERVED.has(target.path)) state.route = table.match(target.path);
-    return target.path + target.query;
+    if (RESERVED.has(target.path)) return target.path + target.query;
+    const match = table.match(target.path, req.method ?? 'GET', req.headers.host ?? '');
+    if (match.route === undefined) {
+      state.refusal = match.refusal;
+      // A 405 is counted and logged under the route that owns the path.
+      if (match.refusal === 'TG_ERR_REQUEST_METHOD_NOT_ALLOWED') state.route = match.on;
+      return '/';
+    }
+    const route = match.route;
+    state.route = route;
+    const rest = route.path === '/' ? target.path : target.path.slice(route.path.length);
+    return mountPrefix(route.index) + rest + target.query;
   };
 }
 
 /**
  * The routing step of the gateway's onRequest hook: the refusal for a
- * malformed target (400), an unrouted path (404) or an unproxied method (405),
- * or undefined when the request may go on. Also checks that Fastify's router
- * agrees with the route table, and records the client address once.
+ * malformed target (400), an unrouted path (404) or a method no route on the
+ * path takes (405), or undefined when the request may go on. Also checks that
+ * Fastify dispatched to the route the table chose, and records the client
+ * address once.
  */
 export function admitRoute(request: FastifyRequest): ErrorCode | undefined {
   const state = (request.raw as RawWithState)[kState] as RequestState;
   request.gateway = state;
   if (state.badTarget !== undefined) return 'TG_ERR_REQUEST_BAD_PATH';
+  if (state.refusal !== undefined) return state.refusal;
   const route = state.route;
   if (route === undefined) return RESERVED.has(state.path) ? undefined : 'TG_ERR_ROUTE_NOT_FOUND';
   const routedTo = (request.routeOptions.config as { routeIndex?: number }).routeIndex;
-  if (routedTo === undefined) return 'TG_ERR_REQUEST_METHOD_NOT_ALLOWED';
   if (routedTo !== route.index) {
-    // Both decide on the same canonical path, so this is a bug, never an input: fail closed.
+    // rewriteUrl mounted the request on this route's prefix, so this is a bug, never an input: fail closed.
     request.log.error({ path: state.path, table: route.index, router: routedTo }, 'route table and router disagree');
     return 'TG_ERR_INTERNAL';
   }

@@ -1,0 +1,138 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer } from 'node:http';
+import fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import type { GatewayConfig, TrustProxy } from '../config/types.js';
+import { RouteTable } from '../routing/table.js';
+import { admitRoute, createUrlRewriter } from '../routing/hook.js';
+import { createLimitHook } from '../limit/hook.js';
+import type { LimitStore } from '../limit/stores/store.js';
+import { registerUpstream } from '../proxy/upstream.js';
+import type { GatewayMetrics } from '../observability/metrics.js';
+import type { Logger } from '../observability/logging.js';
+import { createAccessLog } from '../observability/access-log.js';
+import { registerEndpoints, type ReadinessProbe } from '../observability/endpoints.js';
+import { sendGatewayError } from '../respond.js';
+import '../request-state.js';
+
+/** What every config generation shares: they outlive a reload. */
+export interface Shared {
+  readonly logger: Logger;
+  readonly metrics: GatewayMetrics;
+  readonly store: LimitStore;
+  readonly readiness: ReadinessProbe;
+}
+
+/** The Fastify app serving one config: its route table, hooks and upstream pools. */
+export interface ConfigApp {
+  readonly config: GatewayConfig;
+  readonly app: FastifyInstance;
+  /** Fastify's request handler (rewriteUrl, router, hooks); the shared listener calls it. */
+  readonly handle: (req: IncomingMessage, res: ServerResponse) => void;
+  /** Closes the upstream pools and health checks. Call once nothing is in flight on this app. */
+  close(): Promise<void>;
+}
+
+// A client's X-Request-Id is kept when it is a sane token; anything else is replaced.
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/**
+ * Builds the app for one config. The request path, in order: rewriteUrl
+ * (canonical path, route table) -> one onRequest hook: routing (400/404/405),
+ * abort tracking, declared body size (413), limit (429) -> the route's proxy
+ * (target choice, 503 when none) -> onResponse: metrics + log line. The
+ * onRequest steps share one hook because each Fastify hook costs a turn of
+ * its hook runner.
+ *
+ * The app never listens: the gateway's one listener (listener.ts) hands it
+ * requests, so a reload can swap apps under open connections.
+ */
+export async function buildConfigApp(config: GatewayConfig, shared: Shared): Promise<ConfigApp> {
+  const { logger, metrics, store } = shared;
+  const table = new RouteTable(config.routes);
+  const server = config.server;
+  let handle: ConfigApp['handle'] | undefined;
+
+  const app: FastifyInstance = fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    // The gateway writes its own single access line per request (access-log.ts).
+    logController: new LogController({ disableRequestLogging: true }),
+    childLoggerFactory: sharedChildLoggers(),
+    trustProxy: fastifyTrust(server.trustProxy),
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    rewriteUrl: createUrlRewriter(table),
+    bodyLimit: server.maxBodyBytes,
+    // Fastify wants a server; this one never listens. The listener calls `handle`.
+    serverFactory: (handler) => {
+      handle = handler;
+      return createServer();
+    },
+  });
+
+  const accessLog = createAccessLog(logger, metrics);
+  app.decorateRequest('gateway', null as never);
+  const limit = createLimitHook(store, (route) => metrics.countRateLimited(route));
+  app.addHook('onRequest', (request, reply, done) => {
+    const refusal = admitRoute(request);
+    if (refusal !== undefined) return sendGatewayError(reply, refusal);
+    accessLog.track(request, reply);
+    // A declared length over the limit is refused before it costs a token or an upstream socket.
+    const length = request.headers['content-length'];
+    if (length !== undefined && Number(length) > server.maxBodyBytes) return sendGatewayError(reply, 'TG_ERR_REQUEST_BODY_TOO_LARGE');
+    limit(request, reply, done);
+  });
+  app.addHook('onResponse', accessLog.onResponse);
+
+  app.setNotFoundHandler((_request, reply) => sendGatewayError(reply, 'TG_ERR_ROUTE_NOT_FOUND'));
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const status = error.statusCode ?? 500;
+    if (status === 413) return sendGatewayError(reply, 'TG_ERR_REQUEST_BODY_TOO_LARGE');
+    if (status >= 400 && status < 500) return sendGatewayError(reply, 'TG_ERR_REQUEST_BAD_PATH');
+    if (request.gateway) request.gateway.internalError = error;
+    else logger.error({ err: error }, 'internal error');
+    sendGatewayError(reply, 'TG_ERR_INTERNAL');
+  });
+
+  registerEndpoints(app, metrics, shared.readiness);
+  for (const route of config.routes) {
+    metrics.declareRoute(route.path);
+    await registerUpstream(app, route, {
+      maxBodyBytes: server.maxBodyBytes,
+      metrics,
+      logger,
+      onUpstreamError: (r, reason) => metrics.countUpstreamError(r.path, reason),
+    });
+  }
+  await app.ready();
+  if (handle === undefined) throw new Error('fastify did not call serverFactory');
+  return { config, app, handle, close: () => app.close() };
+}
+
+/**
+ * Fastify builds a pino child per request (request.log) to bind its id: a
+ * cost paid on every request for lines the gateway rarely writes (its access
+ * line carries reqId itself). Children are shared, one per log level.
+ */
+function sharedChildLoggers() {
+  const children = new Map<string, FastifyBaseLogger>();
+  return (logger: FastifyBaseLogger, _bindings: unknown, options: { level?: string }): FastifyBaseLogger => {
+    const level = options.level ?? '';
+    let child = children.get(level);
+    if (child === undefined) {
+      child = level === '' ? logger : logger.child({}, { level });
+      children.set(level, child);
+    }
+    return child;
+  };
+}
+
+/** Fastify's trustProxy: a hop count becomes "trust the nearest N hops" (Fastify would trust none). */
+function fastifyTrust(trust: TrustProxy): boolean | string[] | ((addr: string, hop: number) => boolean) {
+  if (typeof trust === 'number') return (_addr, hop) => hop < trust;
+  if (typeof trust === 'boolean') return trust;
+  return [...trust];
+}

@@ -1,0 +1,102 @@
+import { Pool } from 'undici';
+import type { TargetConfig, UpstreamConfig } from '../config/types.js';
+import type { TargetSeries } from '../observability/metrics.js';
+import { CircuitBreaker, CIRCUIT_STATE_VALUE, type CircuitState } from './breaker.js';
+import { PassiveEjection } from './ejection.js';
+
+export interface TargetOptions {
+  readonly connectTimeoutMs: number;
+  readonly tlsVerify: boolean;
+  readonly now: () => number;
+  readonly series: TargetSeries;
+  /** Told once per change of availability (health check, ejection, breaker), for the one log line. */
+  readonly onStateChange: (target: Target, change: string) => void;
+}
+
+/**
+ * One upstream target: its own undici keep-alive pool (a slow target fills
+ * only its own sockets) and what decides whether it takes requests: active
+ * health, passive ejection and the circuit breaker.
+ */
+export class Target {
+  readonly config: TargetConfig;
+  readonly host: string;
+  readonly weight: number;
+  readonly pool: Pool;
+  /** Attempts sent and not yet finished (response body ended or failed). */
+  inFlight = 0;
+  #healthy = true;
+  #wasAvailable = true;
+  #circuit: CircuitState = 'closed';
+  readonly #ejection: PassiveEjection | null;
+  readonly #breaker: CircuitBreaker | null;
+  readonly #options: TargetOptions;
+
+  constructor(config: TargetConfig, upstream: UpstreamConfig, options: TargetOptions) {
+    this.config = config;
+    this.host = new URL(config.origin).host;
+    this.weight = config.weight;
+    this.#options = options;
+    this.pool = new Pool(config.origin, {
+      connections: 128,
+      pipelining: 1,
+      connect: { timeout: options.connectTimeoutMs, rejectUnauthorized: options.tlsVerify },
+    });
+    this.#ejection = upstream.passive ? new PassiveEjection(upstream.passive, options.now) : null;
+    this.#breaker = upstream.circuitBreaker ? new CircuitBreaker(upstream.circuitBreaker, options.now) : null;
+    options.series.setHealthy(true);
+    options.series.setCircuit(CIRCUIT_STATE_VALUE.closed);
+  }
+
+  /** May a request be sent here now? Does not take a half-open probe slot. */
+  get available(): boolean {
+    return this.#refresh();
+  }
+
+  /** Takes the target for one attempt (the breaker's half-open probe slot, if that is where it is). */
+  acquire(): boolean {
+    return this.#breaker?.tryAcquire() ?? true;
+  }
+
+  /** The outcome of one attempt: a response status, or a failure without one (ok false). */
+  record(status: number, ok: boolean): void {
+    this.#options.series.countAttempt(status);
+    this.#ejection?.record(ok);
+    this.#breaker?.record(ok);
+    this.#refresh();
+  }
+
+  /** Active health checks report here. */
+  setHealthy(healthy: boolean): void {
+    if (healthy === this.#healthy) return;
+    this.#healthy = healthy;
+    this.#options.onStateChange(this, healthy ? 'health check passing' : 'health check failing');
+    this.#refresh();
+  }
+
+  /**
+   * Availability, and its changes reported (gauges, one log line each).
+   * Ejection and the breaker's open period end with time, not with an event,
+   * so a change is noticed when availability is next read.
+   */
+  #refresh(): boolean {
+    const ejected = this.#ejection?.ejected ?? false;
+    const up = this.#healthy && !ejected && (this.#breaker?.available() ?? true);
+    const circuit = this.#breaker?.state ?? 'closed';
+    if (circuit !== this.#circuit) {
+      this.#circuit = circuit;
+      this.#options.series.setCircuit(CIRCUIT_STATE_VALUE[circuit]);
+      this.#options.onStateChange(this, `circuit ${circuit}`);
+    }
+    if (up !== this.#wasAvailable) {
+      this.#wasAvailable = up;
+      this.#options.series.setHealthy(up);
+      if (this.#healthy && (up || ejected)) this.#options.onStateChange(this, up ? 'back in rotation' : 'ejected after consecutive failures');
+    }
+    return up;
+  }
+
+  async close(): Promise<void> {
+    await this.pool.close();
+  }
+}
