@@ -177,11 +177,17 @@ routes:
     rate_limit: { requests_per_second: 20, burst: 40 }
   - path: /auth
     upstream: http://127.0.0.1:${AUTH_PORT}
+  - path: /pool               # a pool: weighted round robin over two targets
+    rate_limit: false
+    upstream:
+      targets:
+        - { url: "http://127.0.0.1:${API_PORT}", weight: 2 }
+        - { url: "http://127.0.0.1:${AUTH_PORT}" }
 EOF
 node dist/cli.js validate --config "$CONFIG" >"$TMP/validate.log" 2>&1 ||
   { sed 's/^/  | /' "$TMP/validate.log" >&2; die "the generated config does not validate"; }
 echo "config      $CONFIG (temp dir removed on exit; DEMO_KEEP_LOGS=1 keeps it)"
-echo "limits      /api 2/s burst 5 | /api/v2 20/s burst 40 | /auth (default) 5/s burst 10 | key: x-api-key, else IP"
+echo "limits      /api 2/s burst 5 | /api/v2 20/s burst 40 | /auth (default) 5/s burst 10 | /pool none | key: x-api-key, else IP"
 
 # ---------------------------------------------------------------- gateway
 GW_LOG="$TMP/gateway.log"
@@ -306,9 +312,46 @@ if ((REDIS)); then
   done
 fi
 
+heading "Upstream pool /pool: targets api (weight 2) and auth (weight 1), round robin"
+SERVED=""
+for ((i = 0; i < 6; i++)); do
+  name=$(c "$BASE/pool/item" | sed -n 's/.*"upstream":"\([^"]*\)".*/\1/p')
+  SERVED+="${name:-?} "
+done
+echo "served by: $SERVED"
+[[ $(grep -o 'api ' <<<"$SERVED" | wc -l) -eq 4 && $(grep -o 'auth ' <<<"$SERVED" | wc -l) -eq 2 ]] ||
+  PROBLEMS+=("/pool: expected 4 x api and 2 x auth, got: $SERVED")
+
+heading "Live reload (the gateway that served all of the above keeps running)"
+cp "$CONFIG" "$TMP/config.before"
+cat >>"$CONFIG" <<EOF
+  - path: /added
+    upstream: http://127.0.0.1:${API_V2_PORT}
+EOF
+kill -HUP "$GW_PID"
+code=""
+for ((i = 0; i < 50; i++)); do
+  code=$(c -o /dev/null -w '%{http_code}' "$BASE/added/x")
+  [[ "$code" == 200 ]] && break
+  sleep 0.1
+done
+echo "added route /added, kill -HUP: GET /added/x -> $code"
+[[ "$code" == 200 ]] || PROBLEMS+=("after SIGHUP the new route /added answered $code, not 200")
+printf 'routes:\n  - path: /broken\n    upstream: not-a-url\n' >"$CONFIG"
+errors=""
+for ((i = 0; i < 50; i++)); do
+  errors=$(c "$BASE/metrics" | sed -n 's/^throttlegate_config_reloads_total{result="error"} //p')
+  [[ -n "$errors" && "$errors" != 0 ]] && break
+  sleep 0.1
+done
+code=$(c -o /dev/null -w '%{http_code}' "$BASE/added/x")
+echo "saved an invalid file (file watch): reload refused (reloads_total{result=\"error\"} $errors), GET /added/x still -> $code"
+[[ -n "$errors" && "$errors" != 0 && "$code" == 200 ]] || PROBLEMS+=("an invalid config file was not refused cleanly (errors=$errors, /added/x=$code)")
+cp "$TMP/config.before" "$CONFIG"
+
 heading "Metrics (GET /metrics, relevant lines)"
 metrics=$(c "$BASE/metrics") || PROBLEMS+=("GET /metrics failed")
-lines=$(grep -E '^throttlegate_(requests_total|rate_limited_total|active_clients|store_up)' <<<"$metrics")
+lines=$(grep -E '^throttlegate_(requests_total|rate_limited_total|active_clients|store_up|upstream_requests_total|config_reloads_total)' <<<"$metrics")
 printf '%s\n' "${lines:-"(none found)"}" | sed 's/^/  /'
 for m in throttlegate_requests_total throttlegate_rate_limited_total throttlegate_active_clients; do
   grep -q "^$m" <<<"$lines" || PROBLEMS+=("/metrics has no $m series")
@@ -323,6 +366,7 @@ if ((${#PROBLEMS[@]} > 0)); then
   exit 1
 fi
 echo "OK: alice was limited on /api, bob was not; /api/v2 and /auth have their own buckets."
+echo "OK: /pool balanced 2:1 over two targets; SIGHUP added a route live, an invalid file changed nothing."
 ((REDIS)) && echo "OK: two gateways sharing Redis enforced one limit for carol."
 if [[ -s "$GW_LOG" ]]; then echo "gateway log (warnings):"; sed 's/^/  | /' "$GW_LOG"; fi
 echo "Stopping the gateway and upstreams."

@@ -30,6 +30,7 @@ export function targetChecks(results: Results): string[] {
     ...ratioLine(results, atLeast('b', 0.95)),
     ...costLine(results, 'b', 'a'),
     ...ratioLine(results, ahead('b', 'k', 'pass-through, memory stores (informational)')),
+    ...ratioLine(results, { x: 'l', ref: 'b', threshold: 0.9, claim: '(l) >= 0.9 × (b) req/s: a 3-target pool against the single upstream' }),
     ...ratioLine(results, flood('c')),
     ...bottleneckLine(results, 'c'),
     ...rssLines(results),

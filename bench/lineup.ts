@@ -1,6 +1,6 @@
 /** Which targets exist, in the order each round runs them, and which ones BENCH_TARGETS selects. */
 
-export const ORDER = ['a', 'b', 'k', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j'] as const;
+export const ORDER = ['a', 'b', 'l', 'k', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j'] as const;
 export type TargetId = (typeof ORDER)[number];
 
 /** The traffic a target sees: one key under its limit, one key far over it, or 100k keys. */
@@ -12,6 +12,8 @@ export interface TargetInfo {
   /** bare: the baseline proxy; gateway: throttlegate; peer: @fastify/rate-limit. */
   readonly kind: 'bare' | 'gateway' | 'peer';
   readonly redis: boolean;
+  /** Forwards to a pool of three origins (the bench's origin and two more) instead of one. */
+  readonly pool?: boolean;
 }
 
 export const TARGETS: Record<TargetId, TargetInfo> = {
@@ -26,6 +28,7 @@ export const TARGETS: Record<TargetId, TargetInfo> = {
   i: { label: '(i) @fastify/rate-limit Redis flood (429s)', scenario: 'flood', kind: 'peer', redis: true },
   j: { label: '(j) @fastify/rate-limit Redis 100k keys', scenario: 'keys', kind: 'peer', redis: true },
   k: { label: '(k) @fastify/rate-limit memory pass-through', scenario: 'pass', kind: 'peer', redis: false },
+  l: { label: '(l) gateway 3-target pool pass-through', scenario: 'pass', kind: 'gateway', redis: false, pool: true },
 };
 
 /** For each Redis gateway row, the rows it is compared with: same scenario on memory, and the peer. */

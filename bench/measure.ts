@@ -35,6 +35,8 @@ export interface Measurement extends Sample {
 
 export interface RunSettings {
   readonly originPort: number;
+  /** The two extra origins pool targets forward to, besides originPort. */
+  readonly poolPorts: readonly number[];
   /** The bench's redis-server; required when a Redis target is measured. */
   readonly redis: Started | undefined;
   /** The CPU for the target, undefined when unpinned. */
@@ -48,7 +50,7 @@ export async function measure(id: TargetId, run: RunSettings): Promise<Measureme
   const redis = info.redis ? run.redis : undefined;
   if (info.redis && !redis) throw new Error(`${info.label} needs the bench's redis-server`);
   if (redis) await flushRedis(redis.port);
-  const args = [String(run.originPort), ...(redis ? [String(redis.port)] : [])];
+  const args = [String(run.originPort), ...(info.pool ? run.poolPorts.map(String) : []), ...(redis ? [String(redis.port)] : [])];
   const target = await start(info.label, join(HERE, `target-${id}.js`), args, run.targetCpu);
   const { connections } = run;
   try {

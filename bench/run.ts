@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: alternates targets a b c d e f g h i j (or the BENCH_TARGETS
+ * `npm run bench`: alternates targets a b l k c d e f g h i j (or the BENCH_TARGETS
  * subset) for BENCH_ROUNDS rounds, each a fresh process on CPU 0, driven by
  * autocannon in this process on CPU 1 next to the origin and the bench's own
  * redis-server. Prints a markdown table and writes it to .bench/results.md.
@@ -53,11 +53,15 @@ async function main(): Promise<void> {
   }
   console.error(`bench: ${ROUNDS} rounds × ${SECONDS} s, ${CONNECTIONS} connections, targets ${SELECTED.join(' ')}`);
   const origin = await start('origin', join(HERE, 'origin.js'), ['0'], pinned ? LOADER_CPU : undefined);
+  // (l)'s pool forwards to three origins: this one and two more, on the same CPU.
+  const poolOrigins = SELECTED.some((id) => TARGETS[id].pool)
+    ? await Promise.all([1, 2].map((n) => start(`origin ${n + 1}`, join(HERE, 'origin.js'), ['0'], pinned ? LOADER_CPU : undefined)))
+    : [];
   // Redis shares CPU 1 with the origin and autocannon: the target keeps CPU 0 to itself, as for (a)-(d).
   const redis = SELECTED.some((id) => TARGETS[id].redis) ? await startRedis(pinned ? LOADER_CPU : undefined) : undefined;
   const redisNote = redis ? `redis-server ${await redisVersion(redis.port)} on port ${redis.port}` : undefined;
   if (redisNote) console.error(`bench: ${redisNote}`);
-  const run = { originPort: origin.port, redis, targetCpu: pinned ? TARGET_CPU : undefined, seconds: SECONDS, connections: CONNECTIONS };
+  const run = { originPort: origin.port, poolPorts: poolOrigins.map((o) => o.port), redis, targetCpu: pinned ? TARGET_CPU : undefined, seconds: SECONDS, connections: CONNECTIONS };
   const results: Partial<Record<TargetId, Measurement[]>> = {};
   for (let round = 1; round <= ROUNDS; round++) {
     for (const id of SELECTED) {
@@ -67,6 +71,7 @@ async function main(): Promise<void> {
     }
   }
   await stop(origin);
+  for (const o of poolOrigins) await stop(o);
   if (redis) await stop(redis);
   const table = render({ rounds: ROUNDS, seconds: SECONDS, connections: CONNECTIONS, pinned, cpu: cpuModel(), stale, redis: redisNote }, results);
   console.log(table);

@@ -30,7 +30,8 @@ export const HOLD: BenchPolicy = { requestsPerSecond: 0.001, burst: 1_000_000_00
 /** Where the gateway keeps buckets: its own memory, or the bench's Redis under a prefix of the target's own. */
 export type BenchStore = { readonly type: 'memory' } | { readonly type: 'redis'; readonly port: number; readonly keyPrefix: string };
 
-export function gatewayYaml(originPort: number, policy: BenchPolicy, store: BenchStore = { type: 'memory' }): string {
+export function gatewayYaml(originPorts: number | readonly number[], policy: BenchPolicy, store: BenchStore = { type: 'memory' }): string {
+  const ports = typeof originPorts === 'number' ? [originPorts] : originPorts;
   return [
     'log:',
     '  level: info',
@@ -51,7 +52,9 @@ export function gatewayYaml(originPort: number, policy: BenchPolicy, store: Benc
       : []),
     'routes:',
     '  - path: /api',
-    `    upstream: http://127.0.0.1:${originPort}`,
+    ...(ports.length === 1
+      ? [`    upstream: http://127.0.0.1:${ports[0]}`]
+      : ['    upstream:', '      targets:', ...ports.map((port) => `        - { url: "http://127.0.0.1:${port}" }`)]),
     '',
   ].join('\n');
 }
@@ -77,6 +80,17 @@ export function runGateway(policy: BenchPolicy, name: string, redisKeyPrefix?: s
     ? { type: 'memory' }
     : { type: 'redis', port: portArg(name, 3), keyPrefix: redisKeyPrefix };
   const config = parseConfig(gatewayYaml(originPort, policy, store), '<bench>', {});
+  const logger = createLogger(process.env.BENCH_LOG_LEVEL ?? 'info', batchedLines(devNull()));
+  buildGateway(config, { port: 0, host: '127.0.0.1', logger })
+    .then((gateway) => gateway.listen().then(() => announce(portOf(gateway.server.address()))))
+    .catch(fail);
+}
+
+/** (l): the gateway of (b), forwarding to a round-robin pool of the origins whose ports are argv[2..]. */
+export function runPoolGateway(name: string): void {
+  const ports = process.argv.slice(2).map((_, i) => portArg(name, 2 + i));
+  if (ports.length < 2) fail(new Error(`usage: node ${name} ORIGIN_PORT ORIGIN_PORT...`));
+  const config = parseConfig(gatewayYaml(ports, NEVER), '<bench>', {});
   const logger = createLogger(process.env.BENCH_LOG_LEVEL ?? 'info', batchedLines(devNull()));
   buildGateway(config, { port: 0, host: '127.0.0.1', logger })
     .then((gateway) => gateway.listen().then(() => announce(portOf(gateway.server.address()))))

@@ -1,6 +1,18 @@
+import type { IncomingMessage } from 'node:http';
 import type { RouteConfig } from './config/types.js';
 import type { LimitDecision } from './limit/decision.js';
 import type { ClientIdentity } from './limit/keys.js';
+
+const kUpgrade = Symbol('throttlegate.upgrade');
+
+/** Marks a request that arrived as an HTTP upgrade (the listener's 'upgrade' event), before any app sees it. */
+export function markUpgrade(req: IncomingMessage): void {
+  (req as IncomingMessage & { [kUpgrade]?: true })[kUpgrade] = true;
+}
+
+export function isUpgrade(req: IncomingMessage): boolean {
+  return (req as IncomingMessage & { [kUpgrade]?: true })[kUpgrade] === true;
+}
 
 /**
  * What the gateway learns about one request as it moves through the hooks,
@@ -12,6 +24,8 @@ export interface RequestState {
   route: RouteConfig | undefined;
   /** Why no route takes the request (404, 405), when none does. */
   refusal: 'TG_ERR_ROUTE_NOT_FOUND' | 'TG_ERR_REQUEST_METHOD_NOT_ALLOWED' | undefined;
+  /** An upgrade (WebSocket) handshake: once proxied, its access line is written when the socket closes. */
+  upgrade: boolean;
   /** The pool target chosen for this request (its URL, as configured), once chosen. */
   target: string | undefined;
   /** Why the target was refused before routing, if it was. */

@@ -91,10 +91,17 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
       return `http://${shown}:${address.port}`;
     },
     async reload(next) {
+      if (closing) throw new Error('the gateway is shutting down');
       const ignored = restartOnlyChanges(live, next);
       const app = await buildConfigApp(next, shared);
+      if (closing) {
+        // close() began while the app was being built: it must not outlive the gateway.
+        await app.close();
+        throw new Error('the gateway is shutting down');
+      }
       listener.applySettings(next.server);
-      if (next.log.level !== logger.level) logger.level = next.log.level;
+      // Only a change in the file moves the level: a logger handed in keeps its own otherwise.
+      if (next.log.level !== live.log.level) logger.level = next.log.level;
       listener.swap(app);
       live = next;
       metrics.setConfigHash(configHash(next));

@@ -143,6 +143,8 @@ function describe(e: ErrorObject): ConfigProblem {
       return { path: join(String(p.missingProperty)), message: 'is required' };
     case 'pattern':
       return { path: base, message: patternMessage(e) };
+    case 'type':
+      return { path: base, message: isDurationField(e.instancePath) ? DURATION_HINT : e.message ?? 'is invalid' };
     case 'enum':
       return { path: base, message: `must be one of ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}` };
     case 'anyOf':
@@ -152,12 +154,15 @@ function describe(e: ErrorObject): ConfigProblem {
   }
 }
 
+const DURATION_HINT = 'must be a duration such as 500ms, 10s, 1m, 1h or 1d';
+const isDurationField = (pointer: string): boolean => /\/(interval|timeout|eject_for|window|open_for)$/.test(pointer);
+
 function patternMessage(e: ErrorObject): string {
   const at = e.instancePath;
   if (at.endsWith('/path')) return 'must start with "/" and be a canonical path (no "//", "%", spaces or trailing "/")';
   if (at.endsWith('/upstream') || at.endsWith('/url')) return 'must be an absolute http:// or https:// URL';
   if (at.endsWith('/host')) return 'must be a host name (example.com) or a wildcard (*.example.com)';
-  if (/(interval|timeout|eject_for|window|open_for)$/.test(at)) return 'must be a duration such as 500ms, 10s, 1m, 1h or 1d';
+  if (isDurationField(at)) return DURATION_HINT;
   if (at.endsWith('/health_check/path')) return 'must start with "/"';
   if (/\/key\/\d+$/.test(at)) return 'must be "ip" or "header:<name>"';
   if (at.includes('/redis/url')) return 'must be a redis:// or rediss:// URL';

@@ -98,16 +98,22 @@ export async function buildConfigApp(config: GatewayConfig, shared: Shared): Pro
   });
 
   registerEndpoints(app, metrics, shared.readiness);
-  for (const route of config.routes) {
-    metrics.declareRoute(route.path);
-    await registerUpstream(app, route, {
-      maxBodyBytes: server.maxBodyBytes,
-      metrics,
-      logger,
-      onUpstreamError: (r, reason) => metrics.countUpstreamError(r.path, reason),
-    });
+  try {
+    for (const route of config.routes) {
+      metrics.declareRoute(route.path);
+      await registerUpstream(app, route, {
+        maxBodyBytes: server.maxBodyBytes,
+        metrics,
+        logger,
+        onUpstreamError: (r, reason) => metrics.countUpstreamError(r.path, reason),
+      });
+    }
+    await app.ready();
+  } catch (err) {
+    // Pools and health checks already started belong to no one: close them before giving up.
+    await app.close().catch(() => {});
+    throw err;
   }
-  await app.ready();
   if (handle === undefined) throw new Error('fastify did not call serverFactory');
   return { config, app, handle, close: () => app.close() };
 }

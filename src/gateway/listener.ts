@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { ServerConfig } from '../config/types.js';
 import { ERRORS, errorBody } from '../errors.js';
 import type { ConfigApp } from './app.js';
+import { markUpgrade } from '../request-state.js';
 
 interface Generation {
   readonly app: ConfigApp;
@@ -90,6 +91,7 @@ export class Listener {
     }
     gen.inFlight++;
     socket.once('close', () => this.#done(gen));
+    markUpgrade(req);
     gen.app.app.server.emit('upgrade', req, socket, head);
   }
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { watch, type FSWatcher } from 'node:fs';
-import { basename, dirname, resolve } from 'node:path';
+import { readFileSync, watch, type FSWatcher } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { loadConfig } from '../config/load.js';
 import { ConfigError } from '../config/problems.js';
 import type { GatewayConfig } from '../config/types.js';
@@ -68,20 +68,34 @@ export function createReloader(file: string, gateway: Reloadable, logger: Logger
 }
 
 /**
- * Calls `onChange` once the config file has been quiet for `debounceMs` after
- * a change. Watches the directory, not the file: editors and `kubectl`
- * replace files by rename, which would end a watch on the file itself.
+ * Calls `onChange` once the config file's content has changed and the
+ * directory has been quiet for `debounceMs`. Watches the directory, not the
+ * file: editors replace files by rename, and a Kubernetes ConfigMap volume
+ * swaps a `..data` symlink, so the event may name another entry or none.
+ * Every event is therefore a reason to look, and the content (not the event)
+ * decides: an unchanged file reloads nothing.
  */
 export function watchConfigFile(file: string, onChange: () => void, debounceMs = 200): () => void {
   const path = resolve(file);
-  const name = basename(path);
+  const fingerprint = (): string => {
+    try {
+      return createHash('sha256').update(readFileSync(path)).digest('hex');
+    } catch {
+      return 'unreadable'; // a file mid-replacement: the next event looks again
+    }
+  };
+  let seen = fingerprint();
   let timer: NodeJS.Timeout | undefined;
   let watcher: FSWatcher | undefined;
   try {
-    watcher = watch(dirname(path), (_event, changed) => {
-      if (changed !== null && changed !== name) return;
+    watcher = watch(dirname(path), () => {
       clearTimeout(timer);
-      timer = setTimeout(onChange, debounceMs);
+      timer = setTimeout(() => {
+        const now = fingerprint();
+        if (now === seen || now === 'unreadable') return;
+        seen = now;
+        onChange();
+      }, debounceMs);
     });
     watcher.on('error', () => watcher?.close());
     watcher.unref();

@@ -57,8 +57,8 @@ export function createAccessLog(logger: Logger, metrics: GatewayMetrics) {
       decision: decisionLabel(state?.decision, route !== undefined && route.policy === null),
       status,
       duration_ms: Math.round(ms * 1000) / 1000,
-      // The pool target chosen, or for a request refused before that, the route's first target.
-      upstream: state?.target ?? route?.upstreamOrigin,
+      // The target that served (or was tried); refused before a choice: a single-target route's URL, none for a pool.
+      upstream: state?.target ?? (route?.upstream.targets.length === 1 ? route.upstreamOrigin : undefined),
     };
     if (level === 'info') return writeLine(fields);
     logger[level]({ ...fields, upstream_error: failure?.reason, err: internal }, 'request');
@@ -113,7 +113,8 @@ export function createAccessLog(logger: Logger, metrics: GatewayMetrics) {
         const open = new Set<FastifyReply>();
         socket[kInFlight] = inFlight = open;
         socket.once('close', () => {
-          for (const r of open) if (!r.raw.writableFinished) record(r.request, r, CLIENT_CLOSED);
+          // A proxied WebSocket's handshake was answered 101 by the origin; its line is written as the socket closes.
+          for (const r of open) if (!r.raw.writableFinished) record(r.request, r, r.request.gateway?.upgrade && r.request.gateway.target !== undefined ? 101 : CLIENT_CLOSED);
           open.clear();
         });
       }

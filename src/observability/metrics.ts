@@ -24,6 +24,8 @@ export class GatewayMetrics {
   readonly #circuitState: Gauge<'route' | 'target'>;
   readonly #configReloads: Counter<'result'>;
   readonly #configInfo: Gauge<'hash'>;
+  readonly #seriesHolders = new Map<string, number>();
+  readonly #beforeScrape = new Set<() => void>();
 
   constructor(activeClients: () => number) {
     const registers = [this.registry];
@@ -66,11 +68,16 @@ export class GatewayMetrics {
       labelNames: ['route', 'target', 'status'],
       registers,
     });
+    const beforeScrape = this.#beforeScrape;
     this.#upstreamHealthy = new Gauge({
       name: 'throttlegate_upstream_healthy',
-      help: '1 while a target takes requests, 0 while failed health checks or passive ejection keep it out.',
+      help: '1 while a target is in rotation, 0 while failed health checks, passive ejection or an open circuit keep it out.',
       labelNames: ['route', 'target'],
       registers,
+      // Ejections and open circuits end with time: targets bring both gauges up to date first.
+      collect() {
+        for (const refresh of beforeScrape) refresh();
+      },
     });
     this.#circuitState = new Gauge({
       name: 'throttlegate_circuit_state',
@@ -128,6 +135,10 @@ export class GatewayMetrics {
    * counting an attempt costs a Map lookup, not prom-client's label hashing.
    */
   targetSeries(route: string, target: string): TargetSeries {
+    // A reload builds the new app's pools before the old app's close: both hold the series a while.
+    const holder = `${route}\u0000${target}`;
+    this.#seriesHolders.set(holder, (this.#seriesHolders.get(holder) ?? 0) + 1);
+    let removed = false;
     const byStatus = new Map<string, { inc(): void }>();
     const healthy = this.#upstreamHealthy.labels(route, target);
     const circuit = this.#circuitState.labels(route, target);
@@ -144,10 +155,21 @@ export class GatewayMetrics {
       setHealthy: (up: boolean) => healthy.set(up ? 1 : 0),
       setCircuit: (value: number) => circuit.set(value),
       remove: () => {
+        if (removed) return;
+        removed = true;
+        const left = (this.#seriesHolders.get(holder) ?? 1) - 1;
+        if (left > 0) return void this.#seriesHolders.set(holder, left);
+        this.#seriesHolders.delete(holder);
         this.#upstreamHealthy.remove(route, target);
         this.#circuitState.remove(route, target);
       },
     };
+  }
+
+  /** Runs `refresh` before each scrape of the target gauges; returns the function that stops it. */
+  refreshBeforeScrape(refresh: () => void): () => void {
+    this.#beforeScrape.add(refresh);
+    return () => this.#beforeScrape.delete(refresh);
   }
 
   countConfigReload(result: 'ok' | 'error'): void {
@@ -173,6 +195,6 @@ export interface TargetSeries {
   countAttempt(status: number): void;
   setHealthy(up: boolean): void;
   setCircuit(value: number): void;
-  /** Drops the target's gauges (a reload removed it). */
+  /** Drops the target's gauges once no live pool holds them (a reload removed the target). */
   remove(): void;
 }

@@ -24,6 +24,28 @@ export function upstreamRequestHeaders(request: FastifyRequest, headers: Headers
   return headers;
 }
 
+// The ws client writes these itself for the upstream handshake (subprotocols are passed on separately).
+const WS_OWN = new Set(['host', 'connection', 'upgrade', 'transfer-encoding', 'content-length', 'sec-websocket-key', 'sec-websocket-version', 'sec-websocket-extensions', 'sec-websocket-protocol']);
+
+/**
+ * Headers of the upstream WebSocket handshake: the client's end-to-end
+ * fields (Authorization, cookies, custom headers) minus hop-by-hop and
+ * handshake fields, plus the same forwarding fields as a proxied request.
+ */
+export function upstreamWebSocketHeaders(request: FastifyRequest): Headers {
+  const listed = request.headers.connection?.toLowerCase().split(',').map((token) => token.trim()) ?? [];
+  const out: Headers = {};
+  for (const name in request.headers) {
+    if (WS_OWN.has(name) || HOP_BY_HOP.includes(name) || name === 'te' || listed.includes(name)) continue;
+    out[name] = request.headers[name];
+  }
+  out['x-forwarded-for'] = request.gateway.forwardedFor;
+  out['x-forwarded-proto'] = request.protocol;
+  out['x-forwarded-host'] = request.host;
+  out['x-request-id'] = request.id;
+  return out;
+}
+
 // Never passed to the client: hop-by-hop fields, and limit headers, where the gateway's own win.
 const NOT_DOWNSTREAM = new Set(['connection', 'te', ...HOP_BY_HOP, ...ALL_LIMIT_HEADERS]);
 

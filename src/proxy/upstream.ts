@@ -3,12 +3,12 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import httpProxy from '@fastify/http-proxy';
 import type { RouteConfig } from '../config/types.js';
 import { BODY_TOO_LARGE, classifyUpstreamError } from './errors.js';
-import { downstreamResponseHeaders, upstreamRequestHeaders } from './headers.js';
+import { downstreamResponseHeaders, upstreamRequestHeaders, upstreamWebSocketHeaders } from './headers.js';
 import { sendGatewayError } from '../respond.js';
 import { ERRORS } from '../errors.js';
 import { PROXIED_METHODS } from '../config/defaults.js';
 import { mountPrefix } from '../routing/hook.js';
-import { UpstreamPool } from '../upstream/pool.js';
+import { kServedBy, UpstreamPool } from '../upstream/pool.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 import type { Logger } from '../observability/logging.js';
 
@@ -36,6 +36,7 @@ export async function registerUpstream(app: FastifyInstance, route: RouteConfig,
     series: (target) => options.metrics.targetSeries(route.path, target),
     statusOfError: (error) => ERRORS[classifyUpstreamError(error).code].status,
     onStateChange: (target, change) => options.logger.warn({ route: route.path, target, change }, `upstream target ${change}`),
+    refreshBeforeScrape: (refresh) => options.metrics.refreshBeforeScrape(refresh),
   });
   app.addHook('onClose', async () => pool.close());
   await app.register(httpProxy, {
@@ -50,6 +51,8 @@ export async function registerUpstream(app: FastifyInstance, route: RouteConfig,
     // reply-from's own error log is replaced by the gateway's one access line per request.
     logLevel: 'error',
     websocket: true,
+    // Typed without rewriteRequestHeaders, which the plugin supports: by default a ws handshake would carry only cookies.
+    wsClientOptions: { rewriteRequestHeaders: (_headers: unknown, request: FastifyRequest) => upstreamWebSocketHeaders(request) } as never,
     // reply-from sends through the pool; it is ours to close (above).
     undici: pool.dispatcher as never,
     preHandler: (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
@@ -71,8 +74,12 @@ export async function registerUpstream(app: FastifyInstance, route: RouteConfig,
         const q = url.indexOf('?');
         return q === -1 ? '' : url.slice(q + 1);
       },
-      rewriteRequestHeaders: (request: FastifyRequest, headers: Record<string, string | string[] | number | undefined>) =>
-        upstreamRequestHeaders(request, headers),
+      rewriteRequestHeaders: (request: FastifyRequest, headers: Record<string, string | string[] | number | undefined>) => {
+        const out = upstreamRequestHeaders(request, headers) as Record<string | symbol, unknown>;
+        // A retry on another target names it here, so the access line says who served the request.
+        if (route.upstream.retries > 0) out[kServedBy] = (url: string) => (request.gateway.target = url);
+        return out;
+      },
       rewriteHeaders: (headers: Record<string, string | string[] | undefined>) => downstreamResponseHeaders(headers),
       onError: (reply: FastifyReply, { error }: { error: Error }) => {
         const failure = classifyUpstreamError(error);

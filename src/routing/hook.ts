@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { FastifyRequest } from 'fastify';
-import type { RequestState } from '../request-state.js';
+import { isUpgrade, type RequestState } from '../request-state.js';
 import { RESERVED_PATHS } from '../config/validate.js';
 import type { ErrorCode } from '../errors.js';
 import { normaliseTarget } from './normalise.js';
@@ -31,6 +31,7 @@ export function createUrlRewriter(table: RouteTable) {
       path: target.ok ? target.path : '',
       route: undefined,
       refusal: undefined,
+      upgrade: isUpgrade(req),
       target: undefined,
       badTarget: target.ok ? undefined : target.reason,
       forwardedFor: '',

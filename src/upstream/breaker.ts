@@ -9,9 +9,10 @@
  * with a fresh window, its failure opens it again for `openForMs`.
  *
  * Contract: windowMs > 0, openForMs >= 0, 0 <= errorRate <= 1, and the clock
- * is monotonic (ms). Every request that tryAcquire() lets through must be
- * recorded, aborted ones included: an unrecorded half-open probe keeps the
- * probe slot taken, and the target unavailable, until it is.
+ * is monotonic (ms). Every request that tryAcquire() lets through should be
+ * recorded, aborted ones included. A half-open probe whose outcome never
+ * comes (a request lost before it was sent) frees the probe slot after
+ * another openForMs, so it cannot keep the target out forever.
  */
 export interface BreakerOptions {
   /** 0..1 */
@@ -47,6 +48,7 @@ export class CircuitBreaker {
   #state: CircuitState = 'closed';
   #openedAt = 0;
   #probing = false;
+  #probeAt = 0;
 
   constructor(options: BreakerOptions, now: () => number) {
     this.#options = options;
@@ -66,7 +68,10 @@ export class CircuitBreaker {
    */
   tryAcquire(): boolean {
     if (!this.available()) return false;
-    if (this.#state === 'half_open') this.#probing = true;
+    if (this.#state === 'half_open') {
+      this.#probing = true;
+      this.#probeAt = this.#now();
+    }
     return true;
   }
 
@@ -98,6 +103,8 @@ export class CircuitBreaker {
     if (this.#state === 'open' && this.#now() - this.#openedAt >= this.#options.openForMs) {
       this.#state = 'half_open';
       this.#probing = false;
+    } else if (this.#probing && this.#now() - this.#probeAt >= Math.max(this.#options.openForMs, 1)) {
+      this.#probing = false; // the probe's outcome never came: let another one try
     }
   }
 

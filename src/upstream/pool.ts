@@ -10,11 +10,21 @@ export interface PoolOptions {
   /** The gateway status a failed attempt maps to (502, 504): the metric's `status` label. */
   readonly statusOfError: (error: unknown) => number;
   readonly onStateChange: (target: string, change: string) => void;
+  /** Registers a function to run before each metrics scrape; returns its unregistration. */
+  readonly refreshBeforeScrape: (refresh: () => void) => () => void;
   readonly now?: () => number;
   readonly random?: () => number;
 }
 
-type RequestOptions = Dispatcher.RequestOptions & { origin: string; headers: Record<string, unknown> };
+type RequestOptions = Dispatcher.RequestOptions & { origin: string; headers: Record<string | symbol, unknown> };
+
+/**
+ * Where a retry tells the request which target finally served it: a function
+ * stored under this symbol in the request headers handed to reply-from.
+ * reply-from copies headers with Object.assign, which keeps enumerable
+ * symbol keys, and undici sends string keys only; the pool removes it anyway.
+ */
+export const kServedBy = Symbol('throttlegate.servedBy');
 type RequestCallback = (err: Error | null, data?: Dispatcher.ResponseData) => void;
 
 // RFC 9110 idempotent methods; reply-from sends them with an empty body unless the client sent one.
@@ -38,6 +48,7 @@ export class UpstreamPool {
   readonly #retries: number;
   readonly #statusOfError: (error: unknown) => number;
   readonly #stopChecks: () => void;
+  readonly #stopRefresh: () => void;
 
   constructor(route: RouteConfig, options: PoolOptions) {
     const now = options.now ?? Date.now;
@@ -56,6 +67,9 @@ export class UpstreamPool {
     this.#retries = route.upstream.retries;
     this.#statusOfError = options.statusOfError;
     this.#stopChecks = route.upstream.healthCheck ? startHealthChecks(this.#targets, route.upstream.healthCheck) : () => {};
+    this.#stopRefresh = options.refreshBeforeScrape(() => {
+      for (const t of this.#targets) t.refresh();
+    });
   }
 
   /** The target for the next request, or undefined when none is available (every one unhealthy, ejected or open). */
@@ -79,13 +93,15 @@ export class UpstreamPool {
     request: (opts: RequestOptions, callback: RequestCallback): void => {
       const target = this.#byOrigin.get(opts.origin);
       if (target === undefined) return callback(new Error(`no pool target has origin ${opts.origin}`));
-      this.#attempt(target, opts, callback, [target]);
+      const servedBy = opts.headers[kServedBy] as ((url: string) => void) | undefined;
+      delete opts.headers[kServedBy];
+      this.#attempt(target, opts, callback, [target], servedBy);
     },
     close: () => this.close(),
     destroy: () => this.close(),
   };
 
-  #attempt(target: Target, opts: RequestOptions, callback: RequestCallback, tried: Target[]): void {
+  #attempt(target: Target, opts: RequestOptions, callback: RequestCallback, tried: Target[], servedBy?: (url: string) => void): void {
     target.inFlight++;
     target.pool.request(opts, (err, data) => {
       if (err) {
@@ -95,7 +111,8 @@ export class UpstreamPool {
         if (next === undefined) return callback(err);
         tried.push(next);
         opts.headers.host = next.host;
-        return this.#attempt(next, { ...opts, origin: next.config.origin }, callback, tried);
+        servedBy?.(next.config.url);
+        return this.#attempt(next, { ...opts, origin: next.config.origin }, callback, tried, servedBy);
       }
       target.record(data.statusCode, data.statusCode < 500);
       let open = true;
@@ -110,6 +127,7 @@ export class UpstreamPool {
 
   async close(): Promise<void> {
     this.#stopChecks();
+    this.#stopRefresh();
     await Promise.all(this.#targets.map((t) => t.close()));
   }
 }

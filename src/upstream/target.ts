@@ -26,7 +26,8 @@ export class Target {
   /** Attempts sent and not yet finished (response body ended or failed). */
   inFlight = 0;
   #healthy = true;
-  #wasAvailable = true;
+  #wasEjected = false;
+  #wasServing = true;
   #circuit: CircuitState = 'closed';
   readonly #ejection: PassiveEjection | null;
   readonly #breaker: CircuitBreaker | null;
@@ -53,6 +54,11 @@ export class Target {
     return this.#refresh();
   }
 
+  /** Brings gauges up to date with time (a scrape calls this: ejections and open circuits end without an event). */
+  refresh(): void {
+    this.#refresh();
+  }
+
   /** Takes the target for one attempt (the breaker's half-open probe slot, if that is where it is). */
   acquire(): boolean {
     return this.#breaker?.tryAcquire() ?? true;
@@ -75,28 +81,34 @@ export class Target {
   }
 
   /**
-   * Availability, and its changes reported (gauges, one log line each).
-   * Ejection and the breaker's open period end with time, not with an event,
-   * so a change is noticed when availability is next read.
+   * Availability, and its changes reported: gauges, and one log line per
+   * change (health changes are logged by setHealthy). Ejection and the
+   * breaker's open period end with time, not with an event, so they are
+   * noticed when availability is next read: by a request, or by a scrape.
    */
   #refresh(): boolean {
     const ejected = this.#ejection?.ejected ?? false;
-    const up = this.#healthy && !ejected && (this.#breaker?.available() ?? true);
     const circuit = this.#breaker?.state ?? 'closed';
     if (circuit !== this.#circuit) {
       this.#circuit = circuit;
       this.#options.series.setCircuit(CIRCUIT_STATE_VALUE[circuit]);
       this.#options.onStateChange(this, `circuit ${circuit}`);
     }
-    if (up !== this.#wasAvailable) {
-      this.#wasAvailable = up;
-      this.#options.series.setHealthy(up);
-      if (this.#healthy && (up || ejected)) this.#options.onStateChange(this, up ? 'back in rotation' : 'ejected after consecutive failures');
+    if (ejected !== this.#wasEjected) {
+      this.#wasEjected = ejected;
+      this.#options.onStateChange(this, ejected ? 'ejected after consecutive failures' : 'back in rotation');
     }
-    return up;
+    // The gauge says whether the target is in rotation; a half-open circuit is, though it takes one probe at a time.
+    const serving = this.#healthy && !ejected && circuit !== 'open';
+    if (serving !== this.#wasServing) {
+      this.#wasServing = serving;
+      this.#options.series.setHealthy(serving);
+    }
+    return serving && (this.#breaker?.available() ?? true);
   }
 
   async close(): Promise<void> {
+    this.#options.series.remove();
     await this.pool.close();
   }
 }

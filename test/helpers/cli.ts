@@ -47,3 +47,17 @@ export function serve(configFile: string, env: NodeJS.ProcessEnv = {}): Promise<
     child.on('exit', () => reject(new Error(`gateway exited:\n${out}`)));
   });
 }
+
+/** The JSON log lines in a gateway's output (anything else, like a stack trace, is skipped). */
+export function logLines(output: string): Record<string, unknown>[] {
+  const lines: Record<string, unknown>[] = [];
+  for (const line of output.split('\n')) {
+    if (!line.startsWith('{')) continue;
+    try {
+      lines.push(JSON.parse(line) as Record<string, unknown>);
+    } catch {
+      // a line still being written when output() was read
+    }
+  }
+  return lines;
+}

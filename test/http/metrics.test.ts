@@ -34,7 +34,10 @@ test('metrics count exactly the 429s sent, with bounded labels', async (t) => {
   assert.ok(series(text, 'throttlegate_request_duration_seconds_count').get('throttlegate_request_duration_seconds_count{route="/api"}')! >= 7);
   assert.equal(series(text, 'throttlegate_active_clients').get('throttlegate_active_clients'), 1);
   assert.match(text, /^process_resident_memory_bytes /m, 'default process metrics');
-  for (const secret of ['top-secret-key', 'secret-', '/api/item', '/unrouted', '127.0.0.1']) assert.ok(!text.includes(secret), `${secret} leaked into metrics`);
+  // `target` labels hold upstream URLs from the config (here on 127.0.0.1 too); the client's address must appear nowhere else.
+  assert.match(text, new RegExp(`target="${up.url}"`), 'the upstream target is labelled by its configured URL');
+  const withoutTargets = text.replace(/target="[^"]*"/g, 'target=""');
+  for (const secret of ['top-secret-key', 'secret-', '/api/item', '/unrouted', '127.0.0.1']) assert.ok(!withoutTargets.includes(secret), `${secret} leaked into metrics`);
 });
 
 test('access log lines never hold API keys, Authorization or query strings', async (t) => {

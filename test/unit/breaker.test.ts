@@ -42,7 +42,8 @@ test('opens only once minRequests outcomes are in the window', () => {
 
 test('respects the error rate: below it stays closed, at it opens', () => {
   const below = setup();
-  for (const success of [false, true, true, false, true, false, true, true, false, true]) below.send(success); // 4 of 10
+  // Every prefix of at least minRequests stays under 0.5: 1/4, 2/6, 3/8, 4/10.
+  for (const success of [true, true, true, false, true, false, true, false, true, false]) below.send(success);
   assert.equal(below.breaker.state, 'closed');
 
   const at = setup();
@@ -152,8 +153,8 @@ test('half-open allows exactly one probe at a time', () => {
   assert.equal(breaker.tryAcquire(), true, 'the probe');
   assert.equal(breaker.tryAcquire(), false);
   assert.equal(breaker.available(), false);
-  at(100_000);
-  assert.equal(breaker.tryAcquire(), false, 'still waiting for the probe outcome');
+  at(9_999);
+  assert.equal(breaker.tryAcquire(), false, 'still waiting for the probe outcome (up to openForMs)');
   assert.equal(breaker.state, 'half_open');
 });
 
@@ -203,4 +204,19 @@ test('the metric values of the states', () => {
   assert.equal(value(), 2);
   at(5_000);
   assert.equal(value(), 1);
+});
+
+test('a half-open probe whose outcome never comes frees the slot after openForMs', () => {
+  const { breaker, at, send } = setup();
+  trip(send);
+  at(5_000);
+  assert.equal(breaker.tryAcquire(), true, 'the probe');
+  // Its outcome is never recorded (the request was lost before it was sent).
+  at(9_999);
+  assert.equal(breaker.tryAcquire(), false, 'the probe slot is still taken');
+  at(10_000);
+  assert.equal(breaker.state, 'half_open');
+  assert.equal(breaker.tryAcquire(), true, 'a new probe may go');
+  breaker.record(true);
+  assert.equal(breaker.state, 'closed');
 });
