@@ -28,6 +28,7 @@ export interface Gateway {
   readonly config: GatewayConfig;
   readonly store: LimitStore;
   readonly metrics: GatewayMetrics;
+  readonly logger: Logger;
   /** Starts listening; resolves to the base URL, e.g. `http://127.0.0.1:8080`. */
   listen(): Promise<string>;
   /**
@@ -75,6 +76,7 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
     },
     store,
     metrics,
+    logger,
     async listen() {
       await store.whenReady?.();
       const host = options.host ?? config.server.host;

@@ -2,7 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Agent, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { ConfigError, parseConfig } from '../../src/index.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseConfig } from '../../src/index.js';
+import { createReloader } from '../../src/gateway/reload.js';
 import { startUpstream } from '../helpers/upstream.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { routesYaml, send } from '../helpers/http.js';
@@ -124,7 +128,7 @@ test('buckets of policies a reload keeps survive it: the default policy and a ro
   assert.equal((await send(gw.url, '/extra/1', as('c3'))).status, 200, 'a new client starts full');
 });
 
-test('20 reloads under load (20 kept-alive clients): no request fails, no connection drops, both configs serve', { timeout: 20_000 }, async (t) => {
+test('20 file reloads under load, valid and invalid alternating (20 kept-alive clients): no request fails, no connection drops, both configs serve', { timeout: 20_000 }, async (t) => {
   const LANES = 20;
   const RELOADS = 20;
   const a = await startUpstream(named('A'));
@@ -134,8 +138,13 @@ test('20 reloads under load (20 kept-alive clients): no request fails, no connec
   const invalid = `routes:\n  - path: /api\n    upstream: ${a.url}\n    rate_limit: { requests_per_second: 1, burst: 0 }\n`;
   const gw = await startGateway(configs[0] as string);
   const agent = new Agent({ keepAlive: true, maxSockets: LANES });
+  // The CLI's path: a file, reloaded by createReloader (read, validate, swap, count).
+  const dir = mkdtempSync(join(tmpdir(), 'tg-reload-'));
+  const file = join(dir, 'config.yaml');
+  const reloadFile = createReloader(file, gw.gateway, gw.gateway.logger, gw.gateway.metrics, {});
   t.after(() => {
     agent.destroy();
+    rmSync(dir, { recursive: true, force: true });
     return Promise.all([gw.close(), a.close(), b.close()]);
   });
 
@@ -170,14 +179,16 @@ test('20 reloads under load (20 kept-alive clients): no request fails, no connec
   await waitFor('the load to start', () => served >= LANES);
 
   for (let i = 1; i <= RELOADS; i++) {
-    // An invalid file never reaches the gateway: parsing throws and the live config stays.
+    // Valid and invalid files alternate; an invalid one is refused and the live config stays.
     const live = gw.gateway.config;
-    assert.throws(() => parseConfig(invalid, 'test.yaml', {}), ConfigError);
+    writeFileSync(file, invalid);
+    assert.equal(await reloadFile('test'), false, `invalid file ${i} refused`);
     assert.equal(gw.gateway.config, live);
 
     const next = upstreams[i % 2]!;
     const seen = next.seen.length;
-    await reload(gw, configs[i % 2] as string);
+    writeFileSync(file, configs[i % 2] as string);
+    assert.equal(await reloadFile('test'), true, `valid file ${i} reloaded`);
     // Each generation serves about two requests per client before the next swap.
     await waitFor(`generation ${i} to serve`, () => next.seen.length >= seen + 2 * LANES, 5000, 5);
   }
@@ -194,7 +205,12 @@ test('20 reloads under load (20 kept-alive clients): no request fails, no connec
   assert.equal(gw.gateway.config.routes[0]?.upstreamOrigin, a.url);
   await waitFor('every retired app to close its pool to B', async () => (await connections(b.server)) === 0);
   assert.equal((await send(gw.url, '/api/last')).text, 'A /api/last');
-  assert.deepEqual(errorLines(gw), []);
+  const metrics = await scrape(gw.url);
+  assert.equal(metrics.get('throttlegate_config_reloads_total{result="ok"}'), RELOADS);
+  assert.equal(metrics.get('throttlegate_config_reloads_total{result="error"}'), RELOADS);
+  // The refused files logged one error line each; nothing else went wrong.
+  assert.equal(errorLines(gw).length, RELOADS);
+  assert.ok(errorLines(gw).every((l) => String(l.msg).startsWith('config reload failed, keeping the running config')));
 });
 
 test('reload reports restart-only fields it ignored and applies the rest', async (t) => {
