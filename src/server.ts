@@ -95,7 +95,7 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
     async reload(next) {
       if (closing) throw new Error('the gateway is shutting down');
       const ignored = restartOnlyChanges(live, next);
-      const app = await buildConfigApp(next, shared);
+      const app = await buildConfigApp(next, shared, listener.live);
       if (closing) {
         // close() began while the app was being built: it must not outlive the gateway.
         await app.close();

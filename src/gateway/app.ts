@@ -2,12 +2,13 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer } from 'node:http';
 import fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
-import type { GatewayConfig, TrustProxy } from '../config/types.js';
+import type { GatewayConfig, RouteConfig, TrustProxy } from '../config/types.js';
 import { RouteTable } from '../routing/table.js';
 import { admitRoute, createUrlRewriter } from '../routing/hook.js';
 import { createLimitHook } from '../limit/hook.js';
 import type { LimitStore } from '../limit/stores/store.js';
 import { registerUpstream } from '../proxy/upstream.js';
+import type { UpstreamPool } from '../upstream/pool.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 import type { Logger } from '../observability/logging.js';
 import { createAccessLog } from '../observability/access-log.js';
@@ -29,6 +30,8 @@ export interface ConfigApp {
   readonly app: FastifyInstance;
   /** Fastify's request handler (rewriteUrl, router, hooks); the shared listener calls it. */
   readonly handle: (req: IncomingMessage, res: ServerResponse) => void;
+  /** Each route's upstream pool, by poolKey (a reload carries target health over from them). */
+  readonly pools: ReadonlyMap<string, UpstreamPool>;
   /** Closes the upstream pools and health checks. Call once nothing is in flight on this app. */
   close(): Promise<void>;
 }
@@ -47,7 +50,7 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
  * The app never listens: the gateway's one listener (listener.ts) hands it
  * requests, so a reload can swap apps under open connections.
  */
-export async function buildConfigApp(config: GatewayConfig, shared: Shared): Promise<ConfigApp> {
+export async function buildConfigApp(config: GatewayConfig, shared: Shared, previous?: ConfigApp): Promise<ConfigApp> {
   const { logger, metrics, store } = shared;
   const table = new RouteTable(config.routes);
   const server = config.server;
@@ -98,15 +101,18 @@ export async function buildConfigApp(config: GatewayConfig, shared: Shared): Pro
   });
 
   registerEndpoints(app, metrics, shared.readiness);
+  const pools = new Map<string, UpstreamPool>();
   try {
     for (const route of config.routes) {
       metrics.declareRoute(route.path);
-      await registerUpstream(app, route, {
+      const pool = await registerUpstream(app, route, {
         maxBodyBytes: server.maxBodyBytes,
         metrics,
         logger,
         onUpstreamError: (r, reason) => metrics.countUpstreamError(r.path, reason),
+        previousPool: previous?.pools.get(poolKey(route)),
       });
+      pools.set(poolKey(route), pool);
     }
     await app.ready();
   } catch (err) {
@@ -115,7 +121,12 @@ export async function buildConfigApp(config: GatewayConfig, shared: Shared): Pro
     throw err;
   }
   if (handle === undefined) throw new Error('fastify did not call serverFactory');
-  return { config, app, handle, close: () => app.close() };
+  return { config, app, handle, pools, close: () => app.close() };
+}
+
+/** What identifies a route across configs: its path, host and methods (routes may share a path). */
+function poolKey(route: RouteConfig): string {
+  return JSON.stringify([route.path, route.host, route.methods]);
 }
 
 /**

@@ -18,6 +18,8 @@ export interface UpstreamOptions {
   readonly logger: Logger;
   /** Told of every upstream failure (metrics); the access log line reports it too. */
   readonly onUpstreamError: (route: RouteConfig, reason: string) => void;
+  /** The pool of the same route path in the config this one replaces (a reload). */
+  readonly previousPool?: UpstreamPool;
 }
 
 /**
@@ -31,8 +33,9 @@ export interface UpstreamOptions {
  * decompression or re-serialisation. WebSocket upgrades take the same path
  * (hooks, limit, target choice) and are then handed to the plugin's ws proxy.
  */
-export async function registerUpstream(app: FastifyInstance, route: RouteConfig, options: UpstreamOptions): Promise<void> {
+export async function registerUpstream(app: FastifyInstance, route: RouteConfig, options: UpstreamOptions): Promise<UpstreamPool> {
   const pool = new UpstreamPool(route, {
+    previous: options.previousPool,
     series: (target) => options.metrics.targetSeries(route.path, target),
     statusOfError: (error) => ERRORS[classifyUpstreamError(error).code].status,
     onStateChange: (target, change) => options.logger.warn({ route: route.path, target, change }, `upstream target ${change}`),
@@ -89,6 +92,7 @@ export async function registerUpstream(app: FastifyInstance, route: RouteConfig,
       },
     } as never,
   });
+  return pool;
 }
 
 const kTargetOrigin = Symbol('throttlegate.targetOrigin');

@@ -14,6 +14,12 @@ export interface PoolOptions {
   readonly refreshBeforeScrape: (refresh: () => void) => () => void;
   readonly now?: () => number;
   readonly random?: () => number;
+  /**
+   * Health found by the pool this one replaces (a reload), by target URL.
+   * Carried only when both check the same way, so a reload does not send
+   * traffic to a target known to be down until its checks fail again.
+   */
+  readonly previous?: UpstreamPool;
 }
 
 type RequestOptions = Dispatcher.RequestOptions & { origin: string; headers: Record<string | symbol, unknown> };
@@ -50,11 +56,16 @@ export class UpstreamPool {
   readonly #stopChecks: () => void;
   readonly #stopRefresh: () => void;
 
+  readonly #healthCheck: string;
+
   constructor(route: RouteConfig, options: PoolOptions) {
     const now = options.now ?? Date.now;
+    this.#healthCheck = JSON.stringify(route.upstream.healthCheck);
+    const carried = options.previous?.healthByUrl(this.#healthCheck);
     this.#targets = route.upstream.targets.map(
       (config) =>
         new Target(config, route.upstream, {
+          healthy: carried?.get(config.url),
           connectTimeoutMs: Math.min(route.timeoutMs, 10_000),
           tlsVerify: route.tlsVerify,
           now,
@@ -70,6 +81,12 @@ export class UpstreamPool {
     this.#stopRefresh = options.refreshBeforeScrape(() => {
       for (const t of this.#targets) t.refresh();
     });
+  }
+
+  /** Each target's health, when this pool checks the way `healthCheck` (JSON) says; empty otherwise. */
+  healthByUrl(healthCheck: string): ReadonlyMap<string, boolean> {
+    if (healthCheck !== this.#healthCheck || healthCheck === 'null') return new Map();
+    return new Map(this.#targets.map((t) => [t.config.url, t.healthy]));
   }
 
   /** The target for the next request, or undefined when none is available (every one unhealthy, ejected or open). */

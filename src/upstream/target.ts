@@ -5,6 +5,8 @@ import { CircuitBreaker, CIRCUIT_STATE_VALUE, type CircuitState } from './breake
 import { PassiveEjection } from './ejection.js';
 
 export interface TargetOptions {
+  /** The health a previous config's pool had found for this target (a reload); healthy when new. */
+  readonly healthy?: boolean;
   readonly connectTimeoutMs: number;
   readonly tlsVerify: boolean;
   readonly now: () => number;
@@ -38,6 +40,7 @@ export class Target {
     this.host = new URL(config.origin).host;
     this.weight = config.weight;
     this.#options = options;
+    this.#healthy = options.healthy ?? true;
     this.pool = new Pool(config.origin, {
       connections: 128,
       pipelining: 1,
@@ -45,8 +48,14 @@ export class Target {
     });
     this.#ejection = upstream.passive ? new PassiveEjection(upstream.passive, options.now) : null;
     this.#breaker = upstream.circuitBreaker ? new CircuitBreaker(upstream.circuitBreaker, options.now) : null;
-    options.series.setHealthy(true);
+    this.#wasServing = this.#healthy;
+    options.series.setHealthy(this.#healthy);
     options.series.setCircuit(CIRCUIT_STATE_VALUE.closed);
+  }
+
+  /** What active health checks last concluded (true when there are none). */
+  get healthy(): boolean {
+    return this.#healthy;
   }
 
   /** May a request be sent here now? Does not take a half-open probe slot. */

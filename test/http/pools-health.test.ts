@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { parseConfig } from '../../src/index.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { send, type RawResponse } from '../helpers/http.js';
 import { metric, startControlledUpstream, traffic, waitFor, type ControlledUpstream } from '../helpers/pool.js';
@@ -210,4 +211,33 @@ test('gauges follow time: the end of eject_for and of open_for shows at /metrics
   await waitFor(async () => (await healthy(gw, b)) === 1, 1000, 'upstream_healthy 1 once eject_for is over');
   assert.ok(Date.now() - t0 >= 50, 'not before the periods ended');
   assert.equal(traffic(b), 1);
+});
+
+test('a reload keeps what health checks found: a target known to be down stays out until its checks pass', async (t) => {
+  const [a, b] = await Promise.all([startControlledUpstream('A'), startControlledUpstream('B')]);
+  const check = 'health_check: { path: /healthz, interval: 50ms, timeout: 200ms, healthy_after: 2, unhealthy_after: 2 }';
+  const gw = await startGateway(poolYaml([a, b], check));
+  t.after(() => Promise.all([gw.close(), a.close(), b.close()]));
+  b.healthy = false;
+  await waitFor(async () => (await healthy(gw, b)) === 0, 2000, 'B marked unhealthy');
+
+  // The same pool with another route added: B's health carries over, so it gets nothing at once.
+  const extra = `  - path: /other\n    upstream: ${a.url}\n`;
+  await gw.gateway.reload(parseConfig(`${poolYaml([a, b], check)}${extra}`, 'test.yaml', {}));
+  const before = traffic(b);
+  assert.deepEqual(await run(gw, 10), Array(10).fill('A'), 'B takes no traffic right after the reload');
+  assert.equal(traffic(b), before);
+  assert.equal(await healthy(gw, b), 0);
+
+  // Restored by the new pool's own checks, as ever.
+  b.healthy = true;
+  await waitFor(async () => (await healthy(gw, b)) === 1, 2000, 'B restored after the reload');
+  assert.equal((await run(gw, 10)).filter((n) => n === 'B').length, 5);
+
+  // A pool that checks differently starts afresh: its targets start healthy.
+  b.healthy = false;
+  await waitFor(async () => (await healthy(gw, b)) === 0, 2000, 'B unhealthy again');
+  const other = check.replace('interval: 50ms', 'interval: 10s').replace('unhealthy_after: 2', 'unhealthy_after: 5');
+  await gw.gateway.reload(parseConfig(poolYaml([a, b], other), 'test.yaml', {}));
+  assert.equal(await healthy(gw, b), 1, 'a new health_check starts from healthy');
 });
