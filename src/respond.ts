@@ -8,6 +8,16 @@ import { ERRORS, errorBody, type ErrorCode } from './errors.js';
  */
 export function sendGatewayError(reply: FastifyReply, code: ErrorCode, extra?: Record<string, number | string>): void {
   if (reply.sent || reply.raw.headersSent || reply.raw.destroyed) return;
-  const body = extra ? JSON.stringify({ error: ERRORS[code].error, ...extra }) : errorBody(code);
+  const body = extra ? withExtra(errorBody(code), extra) : errorBody(code);
   reply.code(ERRORS[code].status).header('content-type', 'application/json; charset=utf-8').send(body);
+}
+
+/** `{"error":"x"}` plus fields, e.g. `{"error":"rate_limited","retry_after":3}`: a 429 flood renders one per request. */
+function withExtra(body: string, extra: Record<string, number | string>): string {
+  let out = body.slice(0, -1);
+  for (const name in extra) {
+    const value = extra[name] as number | string;
+    out += `,${JSON.stringify(name)}:${typeof value === 'number' && Number.isFinite(value) ? value : JSON.stringify(value)}`;
+  }
+  return `${out}}`;
 }

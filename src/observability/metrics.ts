@@ -15,6 +15,7 @@ export class GatewayMetrics {
   readonly registry = new Registry();
   readonly #requests = new RequestSeries([0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]);
   readonly #rateLimited: Counter<'route'>;
+  readonly #rateLimitedByRoute = new Map<string, { inc(): void }>();
   readonly #upstreamErrors: Counter<'route' | 'reason'>;
   readonly #storeErrors: Counter<'reason'>;
   readonly #storeUp: Gauge;
@@ -123,7 +124,13 @@ export class GatewayMetrics {
   }
 
   countRateLimited(route: string): void {
-    this.#rateLimited.labels(route).inc();
+    // prom-client's labels() validates, hashes and builds closures on every call: a flood pays it per 429.
+    let child = this.#rateLimitedByRoute.get(route);
+    if (child === undefined) {
+      child = this.#rateLimited.labels(route);
+      this.#rateLimitedByRoute.set(route, child);
+    }
+    child.inc();
   }
 
   countUpstreamError(route: string, reason: string): void {
