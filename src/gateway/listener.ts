@@ -1,7 +1,7 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { STATUS_CODES, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { ServerConfig } from '../config/types.js';
-import { ERRORS, errorBody } from '../errors.js';
+import { ERRORS, errorBody, type ErrorCode } from '../errors.js';
 import type { ConfigApp } from './app.js';
 import { markUpgrade } from '../request-state.js';
 
@@ -73,7 +73,10 @@ export class Listener {
   #dispatch(req: IncomingMessage, res: ServerResponse): void {
     if (this.#closing) {
       res.shouldKeepAlive = false;
-      res.writeHead(503, { 'content-type': 'application/json; charset=utf-8', connection: 'close' }).end(JSON.stringify({ error: 'shutting_down' }));
+      const body = errorBody('TG_ERR_SHUTTING_DOWN');
+      res
+        .writeHead(ERRORS.TG_ERR_SHUTTING_DOWN.status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' })
+        .end(body);
       return;
     }
     const gen = this.#live;
@@ -128,13 +131,13 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
     socket.destroy();
     return;
   }
-  const [status, text, body] =
-    err.code === 'HPE_HEADER_OVERFLOW'
-      ? [431, 'Request Header Fields Too Large', JSON.stringify({ error: 'request_header_fields_too_large' })]
-      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-        ? [408, 'Request Timeout', JSON.stringify({ error: 'request_timeout' })]
-        : [ERRORS.TG_ERR_REQUEST_BAD_PATH.status, 'Bad Request', errorBody('TG_ERR_REQUEST_BAD_PATH')];
+  const code: ErrorCode =
+    err.code === 'HPE_HEADER_OVERFLOW' ? 'TG_ERR_REQUEST_HEADERS_TOO_LARGE'
+    : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'TG_ERR_REQUEST_TIMEOUT'
+    : 'TG_ERR_REQUEST_BAD_PATH';
+  const status = ERRORS[code].status;
+  const body = errorBody(code);
   socket.end(
-    `HTTP/1.1 ${status} ${text}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
   );
 }

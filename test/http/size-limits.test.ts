@@ -16,6 +16,7 @@ test('headers over max_header_bytes -> 431, upstream untouched', async (t) => {
   const { up, gw } = await setup(t);
   const r = await send(gw.url, '/api/x', { headers: { 'x-big': 'a'.repeat(8000) } });
   assert.equal(r.status, 431);
+  assert.deepEqual(r.json(), { error: 'request_header_fields_too_large' });
   assert.equal(up.seen.length, 0);
 });
 
