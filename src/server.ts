@@ -63,7 +63,6 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
   };
   const listener = new Listener(await buildConfigApp(config, shared), config.server);
   metrics.setConfigHash(configHash(config));
-  let live = config;
   let closed: Promise<void> | undefined;
 
   return {
@@ -72,7 +71,7 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
       return listener.live.app;
     },
     get config() {
-      return live;
+      return listener.live.config;
     },
     store,
     metrics,
@@ -94,6 +93,7 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
     },
     async reload(next) {
       if (closing) throw new Error('the gateway is shutting down');
+      const live = listener.live.config;
       const ignored = restartOnlyChanges(live, next);
       const app = await buildConfigApp(next, shared, listener.live);
       if (closing) {
@@ -105,7 +105,6 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
       // Only a change in the file moves the level: a logger handed in keeps its own otherwise.
       if (next.log.level !== live.log.level) logger.level = next.log.level;
       listener.swap(app);
-      live = next;
       metrics.setConfigHash(configHash(next));
       return { ignored };
     },

@@ -31,7 +31,8 @@ export function classifyUpstreamError(error: unknown): UpstreamFailure {
   return { code: 'TG_ERR_UPSTREAM_UNREACHABLE', reason: 'other' };
 }
 
-function causeCodes(error: unknown): string[] {
+/** Every `code` on an error, its `cause` chain and the parts of an AggregateError. */
+export function causeCodes(error: unknown): string[] {
   const codes: string[] = [];
   let e: unknown = error;
   for (let depth = 0; depth < 5 && e !== null && typeof e === 'object'; depth++) {

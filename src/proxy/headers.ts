@@ -17,11 +17,21 @@ export function upstreamRequestHeaders(request: FastifyRequest, headers: Headers
   for (const name of HOP_BY_HOP) if (headers[name] !== undefined) delete headers[name];
   // TE is hop-by-hop; only "trailers" may be passed on (and undici refuses anything else).
   if (headers.te !== undefined && headers.te !== 'trailers') delete headers.te;
+  return setForwardingHeaders(request, headers);
+}
+
+/** The fields only the gateway sets: the client's copies, if any, are overwritten. */
+function setForwardingHeaders(request: FastifyRequest, headers: Headers): Headers {
   headers['x-forwarded-for'] = request.gateway.forwardedFor;
   headers['x-forwarded-proto'] = request.protocol;
   headers['x-forwarded-host'] = request.host;
   headers['x-request-id'] = request.id;
   return headers;
+}
+
+/** The header names a `Connection` field lists (RFC 9110 section 7.6.1), lower-cased. */
+function connectionTokens(value: string | undefined): string[] | undefined {
+  return value?.toLowerCase().split(',').map((token) => token.trim());
 }
 
 // The ws client writes these itself for the upstream handshake (subprotocols are passed on separately).
@@ -33,17 +43,13 @@ const WS_OWN = new Set(['host', 'connection', 'upgrade', 'transfer-encoding', 'c
  * handshake fields, plus the same forwarding fields as a proxied request.
  */
 export function upstreamWebSocketHeaders(request: FastifyRequest): Headers {
-  const listed = request.headers.connection?.toLowerCase().split(',').map((token) => token.trim()) ?? [];
+  const listed = connectionTokens(request.headers.connection) ?? [];
   const out: Headers = {};
   for (const name in request.headers) {
     if (WS_OWN.has(name) || HOP_BY_HOP.includes(name) || name === 'te' || listed.includes(name)) continue;
     out[name] = request.headers[name];
   }
-  out['x-forwarded-for'] = request.gateway.forwardedFor;
-  out['x-forwarded-proto'] = request.protocol;
-  out['x-forwarded-host'] = request.host;
-  out['x-request-id'] = request.id;
-  return out;
+  return setForwardingHeaders(request, out);
 }
 
 // Never passed to the client: hop-by-hop fields, and limit headers, where the gateway's own win.
@@ -56,7 +62,7 @@ const NOT_DOWNSTREAM = new Set(['connection', 'te', ...HOP_BY_HOP, ...ALL_LIMIT_
  * the header writes that follow.
  */
 export function downstreamResponseHeaders(headers: IncomingHttpHeaders): IncomingHttpHeaders {
-  const listed = headers.connection?.toLowerCase().split(',').map((token) => token.trim());
+  const listed = connectionTokens(headers.connection);
   const out: IncomingHttpHeaders = {};
   for (const name in headers) {
     if (NOT_DOWNSTREAM.has(name) || (listed !== undefined && listed.includes(name))) continue;

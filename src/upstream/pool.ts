@@ -4,6 +4,7 @@ import type { TargetSeries } from '../observability/metrics.js';
 import { createBalancer, type Balancer } from './balancer.js';
 import { startHealthChecks } from './health-check.js';
 import { Target } from './target.js';
+import { causeCodes } from '../proxy/errors.js';
 
 export interface PoolOptions {
   readonly series: (target: string) => TargetSeries;
@@ -155,12 +156,5 @@ function isRetryable(opts: RequestOptions, err: Error): boolean {
 }
 
 function connectFailure(err: unknown): boolean {
-  for (let e = err, depth = 0; depth < 5 && e !== null && typeof e === 'object'; depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string' && CONNECT_FAILURES.has(code)) return true;
-    const parts = (e as { errors?: unknown }).errors;
-    if (Array.isArray(parts) && parts.some(connectFailure)) return true;
-    e = (e as { cause?: unknown }).cause;
-  }
-  return false;
+  return causeCodes(err).some((code) => CONNECT_FAILURES.has(code));
 }
