@@ -7,6 +7,8 @@ import { buildGateway } from './server.js';
 import { closeOnSignals } from './lifecycle.js';
 import { createLogger } from './observability/logging.js';
 import { hashKey } from './limit/keys.js';
+import { hashApiKey } from './limit/api-keys.js';
+import type { LimitSpec } from './limit/algorithms/types.js';
 import { PROXIED_METHODS } from './config/defaults.js';
 import { createReloader, watchConfigFile } from './gateway/reload.js';
 
@@ -16,7 +18,7 @@ const HELP: Record<string, string> = {
 Usage:
   throttlegate serve    [--config FILE] [--port N] [--host H]   run the gateway
   throttlegate validate [--config FILE]                         check a config file
-  throttlegate hash-key KEY                                     print the label logs use for an API key
+  throttlegate hash-key KEY                                     print an API key's log label and its api_keys hash
 
 The config file is --config, else $THROTTLEGATE_CONFIG, else configs/config.yaml.
 Run 'throttlegate <command> --help' for a command's options.`,
@@ -34,8 +36,11 @@ file is logged and changes nothing.
 Checks FILE. Prints "config OK" and exits 0, or prints every problem found and exits 1.`,
   'hash-key': `Usage: throttlegate hash-key KEY
 
-Prints the label (key:<hash>) that access logs show for requests carrying API key KEY,
-so an operator can find a client's requests without the key ever being logged.`,
+Prints two lines for API key KEY:
+  key:<12 hex>     the label access logs show for requests carrying KEY when it is
+                   not in api_keys, so a client's requests can be found without the
+                   key ever being logged;
+  sha256:<64 hex>  the value for api_keys' hash: field, so the config never holds KEY.`,
 };
 
 async function main(argv: string[]): Promise<number> {
@@ -74,7 +79,7 @@ async function main(argv: string[]): Promise<number> {
       console.error(HELP['hash-key']);
       return 1;
     }
-    console.log(hashKey(positionals[0] as string));
+    console.log(`${hashKey(positionals[0] as string)}\n${hashApiKey(positionals[0] as string)}`);
     return 0;
   }
   const file = values.config ?? process.env.THROTTLEGATE_CONFIG ?? 'configs/config.yaml';
@@ -123,7 +128,7 @@ async function serve(file: string, config: GatewayConfig, port: string | undefin
           ...(r.methods.length === PROXIED_METHODS.length ? {} : { methods: r.methods }),
           upstream: r.upstream.targets.length === 1 ? r.upstreamOrigin + r.upstreamPath : r.upstream.targets.map((t) => t.url),
           strip_prefix: r.stripPrefix,
-          limit: r.policy ? `${r.policy.rate}/s burst ${r.policy.burst} (${r.policy.id})` : 'none',
+          limit: r.policy ? r.policy.limits.map(describeLimit).join(' + ') : 'none',
         })),
       },
       `throttlegate listening on ${url}`,
@@ -146,3 +151,12 @@ main(process.argv.slice(2)).then(
     process.exitCode = 1;
   },
 );
+
+/** A limit as the startup line shows it: `5/s burst 10 (default)`, `1000 per 86400s fixed_window (plan:free#2)`. */
+function describeLimit(l: LimitSpec): string {
+  const mode = l.mode === 'shadow' ? ' shadow' : '';
+  const scope = l.scope === 'client' ? '' : ` per ${l.scope}`;
+  if (l.algorithm === 'concurrency') return `${l.capacity} in flight${scope}${mode} (${l.id})`;
+  if (l.algorithm === 'token_bucket' || l.algorithm === 'gcra') return `${l.rate}/s burst ${l.capacity} ${l.algorithm}${scope}${mode} (${l.id})`;
+  return `${l.capacity} per ${l.windowMs / 1000}s ${l.algorithm}${scope}${mode} (${l.id})`;
+}

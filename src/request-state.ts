@@ -34,8 +34,14 @@ export interface RequestState {
   forwardedFor: string;
   /** The client address after trust_proxy: computed once, read by the limiter and the log. */
   clientIp: string;
+  /** The query string as it arrived (`?a=b`, or ''): `query:` key sources read it. */
+  query: string;
   client: ClientIdentity | undefined;
+  /** Settled before any limit: refused by deny (403) or require_api_key (401), or let past every limit by allow. */
+  gate: 'denied' | 'invalid_api_key' | 'bypassed' | undefined;
   decision: LimitDecision | undefined;
+  /** How long on_limit held the request before it passed. */
+  delayedMs: number | undefined;
   /** Set when the upstream failed: the `reason` label and the error. */
   upstreamError: { reason: string; error: unknown } | undefined;
   /** An unexpected error answered with 500; logged with its stack. */

@@ -1,5 +1,8 @@
-import type { BalanceKind, GatewayConfig, KeySource, LimitPolicy, RedisStoreConfig, RouteConfig, TrustProxy, UpstreamConfig } from './types.js';
+import type { AccessRules, ApiKeyConfig, BalanceKind, GatewayConfig, LimitPolicy, RedisStoreConfig, RouteConfig, TrustProxy, UpstreamConfig } from './types.js';
+import type { LimitSpec } from '../limit/algorithms/types.js';
+import type { JwtAlgorithm, JwtVerifierConfig } from '../limit/jwt.js';
 import { parseDuration } from './duration.js';
+import { buildLimitSets, buildLimits, buildPolicy, mergeAccess, parseAccessList, type RawLimit, type RawRateLimit } from './policies.js';
 
 /** Methods a route proxies (all of them unless it lists `methods:`); any other method is answered 405. */
 export const PROXIED_METHODS = ['DELETE', 'GET', 'HEAD', 'PATCH', 'POST', 'PUT', 'OPTIONS'] as const;
@@ -24,8 +27,7 @@ export const DEFAULTS = {
     memory: { max_keys: 1_000_000, sweep_interval_ms: 1_000 },
     redis: { url: 'redis://127.0.0.1:6379', key_prefix: 'tg:', timeout_ms: 50, on_error: 'local' as const },
   },
-  rate_limit: { key: ['header:x-api-key', 'ip'], headers: { legacy: true, draft: true } },
-  route: { strip_prefix: false, timeout_ms: 30_000, tls_verify: true },
+  route: { strip_prefix: false, timeout_ms: 30_000, tls_verify: true, cost: 1 },
   upstream: {
     weight: 1,
     balance: 'round_robin' as BalanceKind,
@@ -36,12 +38,6 @@ export const DEFAULTS = {
   },
 } as const;
 
-interface RawRateLimit {
-  requests_per_second?: number;
-  burst?: number;
-  key?: string[];
-  headers?: { legacy?: boolean; draft?: boolean };
-}
 interface RawPool {
   targets: { url: string; weight?: number }[];
   balance?: BalanceKind;
@@ -60,6 +56,15 @@ interface RawRoute {
   timeout_ms?: number;
   tls_verify?: boolean;
   rate_limit?: RawRateLimit | false;
+  cost?: number;
+  require_api_key?: boolean;
+  allow?: string[];
+  deny?: string[];
+}
+export interface RawApiKey {
+  id: string;
+  hash: string;
+  plan?: string;
 }
 /** The shape validateConfig() has accepted. */
 export interface RawConfig {
@@ -74,6 +79,14 @@ export interface RawConfig {
     redis?: { url?: string | string[]; key_prefix?: string; timeout_ms?: number; on_error?: 'local' | 'open' | 'closed' };
   };
   rate_limit?: RawRateLimit;
+  plans?: Record<string, { limits: RawLimit[] }>;
+  /** api_keys_file's entries are appended here by load.ts. */
+  api_keys?: RawApiKey[];
+  api_keys_file?: string;
+  /** load.ts has read public_key_file into public_key. */
+  jwt?: { algorithm: JwtAlgorithm; secret?: string; public_key?: string; public_key_file?: string; issuer?: string; audience?: string; clock_tolerance?: string };
+  allow?: string[];
+  deny?: string[];
   routes: RawRoute[];
 }
 
@@ -84,6 +97,12 @@ export interface RawConfig {
 export function resolveConfig(raw: RawConfig, file: string, env: NodeJS.ProcessEnv = {}): GatewayConfig {
   const s = { ...DEFAULTS.server, ...raw.server };
   const defaultPolicy = raw.rate_limit ? buildPolicy('default', raw.rate_limit, undefined) : null;
+  const apiKeys: ApiKeyConfig[] = (raw.api_keys ?? []).map((k) => ({ id: k.id, sha256: k.hash.slice('sha256:'.length).toLowerCase(), plan: k.plan ?? null }));
+  const keyIds = new Set(apiKeys.map((k) => k.id));
+  const plans: Record<string, LimitSpec[]> = {};
+  for (const [name, plan] of Object.entries(raw.plans ?? {})) plans[name] = buildLimits(`plan:${name}`, plan.limits);
+  const access: AccessRules = { allow: parseAccessList(raw.allow, keyIds), deny: parseAccessList(raw.deny, keyIds) };
+  const context: RouteContext = { defaultPolicy, rawDefault: raw.rate_limit, plans, access, keyIds };
   const config: GatewayConfig = {
     file,
     server: {
@@ -106,7 +125,10 @@ export function resolveConfig(raw: RawConfig, file: string, env: NodeJS.ProcessE
       },
       redis: raw.store?.type === 'redis' ? buildRedis(raw.store.redis ?? {}) : undefined,
     },
-    routes: raw.routes.map((r, index) => buildRoute(r, index, defaultPolicy)),
+    routes: raw.routes.map((r, index) => buildRoute(r, index, context)),
+    apiKeys,
+    plans,
+    jwt: raw.jwt ? buildJwt(raw.jwt) : null,
   };
   return deepFreeze(config);
 }
@@ -123,13 +145,32 @@ function buildRedis(r: NonNullable<NonNullable<RawConfig['store']>['redis']>): R
   };
 }
 
-function buildRoute(r: RawRoute, index: number, defaultPolicy: LimitPolicy | null): RouteConfig {
+function buildJwt(j: NonNullable<RawConfig['jwt']>): JwtVerifierConfig {
+  return {
+    algorithm: j.algorithm,
+    secret: j.secret,
+    publicKey: j.public_key,
+    issuer: j.issuer,
+    audience: j.audience,
+    clockToleranceMs: j.clock_tolerance === undefined ? 0 : parseDuration(j.clock_tolerance),
+  };
+}
+
+interface RouteContext {
+  readonly defaultPolicy: LimitPolicy | null;
+  readonly rawDefault: RawRateLimit | undefined;
+  readonly plans: Readonly<Record<string, readonly LimitSpec[]>>;
+  readonly access: AccessRules;
+  readonly keyIds: ReadonlySet<string>;
+}
+
+function buildRoute(r: RawRoute, index: number, context: RouteContext): RouteConfig {
   const upstream = buildUpstream(r.upstream);
   // validateConfig() has checked that every target of a pool carries the same path.
   const first = new URL((upstream.targets[0] as { url: string }).url);
-  let policy: LimitPolicy | null = defaultPolicy;
+  let policy: LimitPolicy | null = context.defaultPolicy;
   if (r.rate_limit === false) policy = null;
-  else if (r.rate_limit) policy = buildPolicy(r.path, r.rate_limit, defaultPolicy);
+  else if (r.rate_limit) policy = buildPolicy(r.path, r.rate_limit, context.rawDefault);
   return {
     index,
     path: r.path,
@@ -143,6 +184,10 @@ function buildRoute(r: RawRoute, index: number, defaultPolicy: LimitPolicy | nul
     timeoutMs: r.timeout_ms ?? DEFAULTS.route.timeout_ms,
     tlsVerify: r.tls_verify ?? DEFAULTS.route.tls_verify,
     policy,
+    limitSets: policy ? buildLimitSets(policy, context.plans) : null,
+    cost: r.cost ?? DEFAULTS.route.cost,
+    requireApiKey: r.require_api_key ?? false,
+    access: mergeAccess(context.access, r, context.keyIds),
   };
 }
 
@@ -184,44 +229,35 @@ function buildUpstream(raw: string | RawPool): UpstreamConfig {
   };
 }
 
-/** A route's own rate_limit inherits every field it leaves out from the default policy. */
-function buildPolicy(id: string, own: RawRateLimit, inherited: LimitPolicy | undefined | null): LimitPolicy {
-  const rate = own.requests_per_second ?? inherited?.rate;
-  const burst = own.burst ?? inherited?.burst;
-  if (rate === undefined || burst === undefined) {
-    // validateConfig() guarantees this for the default policy; a route policy
-    // without a default to inherit from is caught by checkPolicies() below.
-    throw new TypeError(`policy ${id}: requests_per_second and burst are required`);
-  }
-  return {
-    id,
-    rate,
-    burst,
-    key: own.key ? own.key.map(parseKeySource) : inherited?.key ?? DEFAULTS.rate_limit.key.map(parseKeySource),
-    headers: {
-      legacy: own.headers?.legacy ?? inherited?.headers.legacy ?? DEFAULTS.rate_limit.headers.legacy,
-      draft: own.headers?.draft ?? inherited?.headers.draft ?? DEFAULTS.rate_limit.headers.draft,
-    },
-  };
-}
-
 /** Route rate limits that cannot be completed from the default policy. */
 export function checkPolicies(raw: RawConfig): { path: string; message: string }[] {
-  if (raw.rate_limit) return [];
   const problems: { path: string; message: string }[] = [];
+  if (raw.rate_limit && raw.rate_limit.limits === undefined) {
+    for (const field of requiredShorthand(raw.rate_limit)) {
+      if (raw.rate_limit[field] === undefined) problems.push({ path: `rate_limit.${field}`, message: 'is required' });
+    }
+  }
   raw.routes.forEach((r, i) => {
-    if (!r.rate_limit) return;
-    for (const field of ['requests_per_second', 'burst'] as const) {
-      if (r.rate_limit[field] === undefined) {
-        problems.push({ path: `routes[${i}].rate_limit.${field}`, message: 'is required when there is no top-level rate_limit to inherit from' });
+    if (!r.rate_limit || r.rate_limit.limits !== undefined) return;
+    const inherited = raw.rate_limit?.limits === undefined ? raw.rate_limit : undefined;
+    const stated = Object.keys(r.rate_limit).some((k) => (['algorithm', 'requests_per_second', 'burst', 'limit', 'window'] as string[]).includes(k));
+    if (!stated && raw.rate_limit) return;
+    for (const field of requiredShorthand({ ...inherited, ...r.rate_limit })) {
+      if (r.rate_limit[field] === undefined && inherited?.[field] === undefined) {
+        const why = raw.rate_limit ? 'is required (the top-level rate_limit has no single limit to inherit it from)' : 'is required when there is no top-level rate_limit to inherit from';
+        problems.push({ path: `routes[${i}].rate_limit.${field}`, message: why });
       }
     }
   });
   return problems;
 }
 
-function parseKeySource(source: string): KeySource {
-  return source === 'ip' ? { kind: 'ip' } : { kind: 'header', name: source.slice('header:'.length).toLowerCase() };
+/** The shorthand fields a single limit of this algorithm needs. */
+function requiredShorthand(raw: RawLimit): ('requests_per_second' | 'burst' | 'limit' | 'window')[] {
+  const algorithm = raw.algorithm ?? 'token_bucket';
+  if (algorithm === 'token_bucket' || algorithm === 'gcra') return ['requests_per_second', 'burst'];
+  if (algorithm === 'concurrency') return ['limit'];
+  return ['limit', 'window'];
 }
 
 function deepFreeze<T>(value: T): T {

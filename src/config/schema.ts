@@ -1,5 +1,6 @@
 import { DURATION_PATTERN } from './duration.js';
 import { BALANCE_KINDS, PROXIED_METHODS } from './defaults.js';
+import { ALGORITHM_NAMES } from '../limit/algorithms/types.js';
 
 /**
  * JSON Schema of configs/config.yaml. Every object is closed
@@ -10,7 +11,8 @@ import { BALANCE_KINDS, PROXIED_METHODS } from './defaults.js';
 
 // A header field name as RFC 9110 `token` defines it.
 const HEADER_TOKEN = "[A-Za-z0-9!#$%&'*+.^_`|~-]+";
-const KEY_SOURCE = `^(ip|header:${HEADER_TOKEN})$`;
+// A query parameter name: unreserved characters (RFC 3986). A claim: a name or a dotted path.
+const KEY_SOURCE = `^(ip|header:${HEADER_TOKEN}|query:[A-Za-z0-9._~-]+|jwt:[A-Za-z0-9_$.:/-]+)$`;
 // Route paths are canonical: segments of RFC 3986 pchars (no `%`), no trailing slash.
 const ROUTE_PATH = "^/$|^(/[A-Za-z0-9._~!$&'()*+,;=:@-]+)+$";
 
@@ -56,14 +58,28 @@ const upstreamPool = closed(
   ['targets'],
 );
 
-const rateLimitFields = {
+// Every field any algorithm takes; validate.ts checks which ones each algorithm needs.
+const limitFields = {
+  algorithm: { enum: [...ALGORITHM_NAMES] },
   requests_per_second: { type: 'number', exclusiveMinimum: 0 },
   burst: { type: 'integer', minimum: 1 },
+  limit: { type: 'integer', minimum: 1 },
+  window: duration,
+  scope: { enum: ['client', 'route', 'global'] },
+  mode: { enum: ['enforce', 'shadow'] },
+  lease: duration,
+} as const;
+const limitList = { type: 'array', minItems: 1, maxItems: 16, items: closed(limitFields) } as const;
+
+const rateLimitFields = {
+  ...limitFields,
+  limits: limitList,
   key: {
     type: 'array',
     minItems: 1,
     items: { type: 'string', pattern: KEY_SOURCE },
   },
+  ipv6_subnet: { type: 'integer', minimum: 1, maximum: 128 },
   headers: {
     type: 'object',
     additionalProperties: false,
@@ -72,7 +88,18 @@ const rateLimitFields = {
       draft: { type: 'boolean' },
     },
   },
+  on_limit: closed({ delay_up_to: duration, max_queue: { type: 'integer', minimum: 1, maximum: 10_000 } }, ['delay_up_to']),
 } as const;
+
+// An entry of allow: / deny: is an address, a CIDR or an API key id; validate.ts tells them apart.
+const accessList = { type: 'array', minItems: 1, items: { type: 'string', minLength: 1, maxLength: 128 } } as const;
+
+const KEY_ID = '^[A-Za-z0-9._:-]{1,64}$';
+/** One entry of api_keys (also the shape of each entry of api_keys_file). */
+export const apiKeySchema = closed(
+  { id: { type: 'string', pattern: KEY_ID }, hash: { type: 'string', pattern: '^sha256:[0-9a-fA-F]{64}$' }, plan: { type: 'string', minLength: 1 } },
+  ['id', 'hash'],
+);
 
 export const configSchema = {
   type: 'object',
@@ -137,12 +164,28 @@ export const configSchema = {
         },
       },
     },
-    rate_limit: {
+    rate_limit: { type: 'object', additionalProperties: false, properties: rateLimitFields },
+    plans: {
       type: 'object',
-      additionalProperties: false,
-      required: ['requests_per_second', 'burst'],
-      properties: rateLimitFields,
+      propertyNames: { pattern: '^[A-Za-z0-9_-]{1,32}$' },
+      additionalProperties: closed({ limits: limitList }, ['limits']),
     },
+    api_keys: { type: 'array', items: apiKeySchema },
+    api_keys_file: { type: 'string', minLength: 1 },
+    jwt: closed(
+      {
+        algorithm: { enum: ['HS256', 'RS256', 'ES256'] },
+        secret: { type: 'string', minLength: 16 },
+        public_key: { type: 'string', minLength: 1 },
+        public_key_file: { type: 'string', minLength: 1 },
+        issuer: { type: 'string', minLength: 1 },
+        audience: { type: 'string', minLength: 1 },
+        clock_tolerance: duration,
+      },
+      ['algorithm'],
+    ),
+    allow: accessList,
+    deny: accessList,
     routes: {
       type: 'array',
       minItems: 1,
@@ -165,6 +208,10 @@ export const configSchema = {
               { type: 'object', additionalProperties: false, properties: rateLimitFields },
             ],
           },
+          cost: { type: 'integer', minimum: 1, maximum: 1_000_000 },
+          require_api_key: { type: 'boolean' },
+          allow: accessList,
+          deny: accessList,
         },
       },
     },

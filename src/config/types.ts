@@ -1,16 +1,54 @@
 /** The resolved, frozen configuration every part of the gateway receives. */
 
-export type KeySource = { kind: 'ip' } | { kind: 'header'; name: string };
+import type { LimitSpec } from '../limit/algorithms/types.js';
+import type { JwtVerifierConfig } from '../limit/jwt.js';
 
+/** Where a client's identity is read from (`key:` list), tried in order. */
+export type KeySource =
+  | { readonly kind: 'ip' }
+  | { readonly kind: 'header'; readonly name: string }
+  | { readonly kind: 'query'; readonly name: string }
+  | { readonly kind: 'jwt'; readonly claim: string };
+
+/** A rate_limit block, resolved: the limits every request of a route must pass, and how clients are told apart. */
 export interface LimitPolicy {
-  /** Stable id, used as the bucket namespace and the draft header's policy name. */
+  /** Stable id ("default" or the route path): the namespace of its limits' ids. */
   readonly id: string;
-  /** Refill rate in tokens per second (may be fractional). */
-  readonly rate: number;
-  /** Bucket capacity; a new client starts full. */
-  readonly burst: number;
+  /** At least one. A single limit's id is the policy id (the draft header's policy name). */
+  readonly limits: readonly LimitSpec[];
   readonly key: readonly KeySource[];
+  /** IPv6 clients are keyed by this prefix length (one host usually holds a whole /64). */
+  readonly ipv6Subnet: number;
   readonly headers: { readonly legacy: boolean; readonly draft: boolean };
+  /** Hold a refused request until it would pass, if that is soon enough; null: refuse at once. */
+  readonly onLimit: { readonly delayUpToMs: number; readonly maxQueue: number } | null;
+}
+
+/** The limits applied to one kind of client on one route: anonymous, or holding a key of a plan. */
+export interface LimitSet {
+  /** Stable id of the set (a store's atomicity group). */
+  readonly group: string;
+  readonly limits: readonly LimitSpec[];
+  /** The plan's name, or null for anonymous clients (the `plan` label says `anonymous`). */
+  readonly plan: string | null;
+}
+
+export interface ApiKeyConfig {
+  readonly id: string;
+  /** Lower-case hex SHA-256 of the key. */
+  readonly sha256: string;
+  readonly plan: string | null;
+}
+
+/** allow: / deny: lists, resolved. */
+export interface AccessRules {
+  readonly allow: AccessList;
+  readonly deny: AccessList;
+}
+export interface AccessList {
+  /** `[address, prefix length]` pairs as ipaddr.js parses them. */
+  readonly cidrs: readonly (readonly [string, number])[];
+  readonly keyIds: readonly string[];
 }
 
 export type BalanceKind = 'round_robin' | 'least_connections' | 'random_two';
@@ -65,6 +103,14 @@ export interface RouteConfig {
   readonly tlsVerify: boolean;
   /** null: this route is not limited. */
   readonly policy: LimitPolicy | null;
+  /** The policy's limits for anonymous clients, and for each plan (plan limits plus the policy's route and global ones). */
+  readonly limitSets: { readonly anonymous: LimitSet; readonly plans: Readonly<Record<string, LimitSet>> } | null;
+  /** Tokens each request takes from every limit (`cost:`). */
+  readonly cost: number;
+  /** A request without a known API key or a verified JWT is refused 401. */
+  readonly requireApiKey: boolean;
+  /** The gateway's allow/deny lists followed by the route's own. */
+  readonly access: AccessRules;
 }
 
 export type TrustProxy = boolean | number | readonly string[];
@@ -110,4 +156,9 @@ export interface GatewayConfig {
     readonly redis: RedisStoreConfig | undefined;
   };
   readonly routes: readonly RouteConfig[];
+  readonly apiKeys: readonly ApiKeyConfig[];
+  /** Plan name -> its limits, as configured (routes hold them resolved in `limitSets`). */
+  readonly plans: Readonly<Record<string, readonly LimitSpec[]>>;
+  /** How `jwt:` key sources verify tokens; null when none is configured. */
+  readonly jwt: JwtVerifierConfig | null;
 }

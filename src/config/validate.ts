@@ -1,10 +1,11 @@
 import { Ajv, type ErrorObject } from 'ajv';
-import { configSchema } from './schema.js';
+import { apiKeySchema, configSchema } from './schema.js';
 import type { ConfigProblem } from './problems.js';
 import { upstreamPathOf } from './defaults.js';
 
 const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
 const validateSchema = ajv.compile(configSchema);
+const validateKeyList = ajv.compile({ type: 'array', items: apiKeySchema });
 
 /** Paths the gateway answers itself; a route may not take them. */
 export const RESERVED_PATHS = ['/health', '/ready', '/metrics'] as const;
@@ -19,6 +20,12 @@ export function validateConfig(doc: unknown): ConfigProblem[] {
   const routes = (doc as { routes?: unknown }).routes;
   if (Array.isArray(routes)) problems.push(...checkRoutes(routes));
   return problems;
+}
+
+/** The entries of an api_keys_file; paths are prefixed with `at` (which names the file). */
+export function validateApiKeyList(doc: unknown, at: string): ConfigProblem[] {
+  if (validateKeyList(doc)) return [];
+  return describeSchemaErrors(validateKeyList.errors ?? []).map((p) => ({ path: p.path ? `${at}${p.path.startsWith('[') ? '' : '.'}${p.path}` : at, message: p.message }));
 }
 
 function checkRoutes(routes: unknown[]): ConfigProblem[] {

@@ -6,7 +6,9 @@ import type { GatewayConfig, RouteConfig, TrustProxy } from '../config/types.js'
 import { RouteTable } from '../routing/table.js';
 import { admitRoute, createUrlRewriter } from '../routing/hook.js';
 import { createLimitHook } from '../limit/hook.js';
-import type { LimitStore } from '../limit/stores/store.js';
+import { monotonicClock, type LimitStore } from '../limit/stores/store.js';
+import { ApiKeyIndex } from '../limit/api-keys.js';
+import { createJwtVerifier } from '../limit/jwt.js';
 import { registerUpstream } from '../proxy/upstream.js';
 import type { UpstreamPool } from '../upstream/pool.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
@@ -78,7 +80,17 @@ export async function buildConfigApp(config: GatewayConfig, shared: Shared, prev
 
   const accessLog = createAccessLog(logger, metrics);
   app.decorateRequest('gateway', null as never);
-  const limit = createLimitHook(store, (route) => metrics.countRateLimited(route));
+  const limit = createLimitHook({
+    store,
+    apiKeys: config.apiKeys.length > 0 ? new ApiKeyIndex(config.apiKeys) : null,
+    jwt: config.jwt ? createJwtVerifier(config.jwt) : null,
+    clock: monotonicClock,
+    events: {
+      onLimited: (route, plan) => metrics.countRateLimited(route, plan),
+      onShadowLimited: (route, limit) => metrics.countShadowLimited(route, limit),
+      onDelayed: (route) => metrics.countDelayed(route),
+    },
+  });
   app.addHook('onRequest', (request, reply, done) => {
     const refusal = admitRoute(request);
     if (refusal !== undefined) return sendGatewayError(reply, refusal);

@@ -1,18 +1,62 @@
-import type { LimitPolicy } from '../config/types.js';
+import type { LimitPolicy, LimitSet } from '../config/types.js';
+import type { LimitSpec } from './algorithms/types.js';
+import type { LimitOutcome, LimitStep } from './stores/store.js';
 
-/** What the limiter decided for one request; rendered into headers by headers.ts. */
+/** What the limiter decided for one request; rendered into headers by headers.ts, into the log by access-log.ts. */
 export interface LimitDecision {
   readonly allowed: boolean;
   readonly policy: LimitPolicy;
-  /** Whole tokens left after this request. */
-  readonly remaining: number;
-  /** Whole seconds until the bucket is full again. */
-  readonly resetSeconds: number;
-  /** Whole seconds (>= 1) until one token is available; 0 when allowed. */
-  readonly retryAfterSeconds: number;
+  readonly set: LimitSet;
+  readonly steps: readonly LimitStep[];
   /**
-   * Set when the answer is not the bucket's own: `capacity` (memory store
-   * full of other clients), `store_unavailable` (Redis down, on_error open or closed).
+   * The limit the headers report: when refused, the refusing limit that
+   * frees last (its wait is Retry-After); when allowed, the enforced limit
+   * closest to refusing (fewest remaining). -1 when every limit is shadow.
    */
+  readonly headline: number;
+  /** Whole seconds (>= 1) until the request would pass; 0 when allowed. */
+  readonly retryAfterSeconds: number;
+  /** A shadow limit would have refused (the request went through). */
+  readonly shadowLimited: boolean;
+  /** Set when the answer is not the limits' own (see LimitOutcome.reason). */
   readonly reason?: 'capacity' | 'store_unavailable';
 }
+
+export function summarise(policy: LimitPolicy, set: LimitSet, outcome: LimitOutcome): LimitDecision {
+  const { limits } = set;
+  const { steps } = outcome;
+  let headline = -1;
+  let shadowLimited = false;
+  for (let i = 0; i < limits.length; i++) {
+    const step = steps[i] as LimitStep;
+    if ((limits[i] as LimitSpec).mode === 'shadow') {
+      if (!step.allowed) shadowLimited = true;
+      continue;
+    }
+    if (headline === -1) headline = i;
+    else if (isCloser(step, steps[headline] as LimitStep, outcome.allowed)) headline = i;
+  }
+  const wait = outcome.allowed || headline === -1 ? 0 : (steps[headline] as LimitStep).retryAfterMs;
+  return {
+    allowed: outcome.allowed,
+    policy,
+    set,
+    steps,
+    headline,
+    retryAfterSeconds: outcome.allowed ? 0 : Math.max(1, Math.ceil(wait / 1000 - 1e-9)),
+    shadowLimited: shadowLimited && outcome.allowed,
+    reason: outcome.reason,
+  };
+}
+
+function isCloser(step: LimitStep, best: LimitStep, allowed: boolean): boolean {
+  if (!allowed) {
+    if (step.allowed !== best.allowed) return !step.allowed;
+    return step.retryAfterMs > best.retryAfterMs;
+  }
+  if (step.remaining !== best.remaining) return step.remaining < best.remaining;
+  return step.resetMs > best.resetMs;
+}
+
+/** Whole seconds for a header: rounded up, never negative. */
+export const headerSeconds = (ms: number): number => Math.max(0, Math.ceil(ms / 1000 - 1e-9));

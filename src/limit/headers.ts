@@ -1,5 +1,6 @@
-import type { LimitPolicy } from '../config/types.js';
-import type { LimitDecision } from './decision.js';
+import type { LimitSpec } from './algorithms/types.js';
+import { headerSeconds, type LimitDecision } from './decision.js';
+import type { LimitStep } from './stores/store.js';
 
 /** Every response header the limiter writes; the proxy strips an upstream's copies so the gateway's win. */
 export const LIMIT_HEADER_NAMES = {
@@ -16,47 +17,65 @@ export const ALL_LIMIT_HEADERS: readonly string[] = Object.values(LIMIT_HEADER_N
 type HeaderSink = { header(name: string, value: string): unknown };
 
 /**
- * Renders a decision as headers:
- * - legacy family: X-RateLimit-Limit (burst), -Remaining (whole tokens left), -Reset (seconds until full);
+ * Renders a decision as headers, for the headline limit (decision.ts):
+ * - legacy family: X-RateLimit-Limit (burst, or requests per window, or slots),
+ *   -Remaining (whole units left), -Reset (seconds until the state is back to a new client's);
  * - IETF draft-ietf-httpapi-ratelimit-headers (-08 and later):
- *   `RateLimit-Policy: "<id>";q=<burst>;w=<seconds to refill from empty>` and
- *   `RateLimit: "<id>";r=<remaining>;t=<seconds until full>`;
- * - Retry-After on refusals.
+ *   `RateLimit-Policy` lists every enforced limit, `"<id>";q=<quota>;w=<window s>`,
+ *   and `RateLimit: "<id>";r=<remaining>;t=<reset s>` names the headline one;
+ * - Retry-After on refusals: whole seconds until the request would pass.
+ * Shadow limits are never shown: clients see the limits that bind them.
  */
 export function writeLimitHeaders(reply: HeaderSink, d: LimitDecision): void {
-  const p = d.policy;
-  const fixed = policyValues(p);
-  if (p.headers.legacy) {
+  if (d.headline === -1) return;
+  const spec = d.set.limits[d.headline] as LimitSpec;
+  const step = d.steps[d.headline] as LimitStep;
+  const fixed = rendered(d.set.limits, spec);
+  const reset = headerSeconds(step.resetMs);
+  if (d.policy.headers.legacy) {
     reply.header(LIMIT_HEADER_NAMES.limit, fixed.limit);
-    reply.header(LIMIT_HEADER_NAMES.remaining, String(d.remaining));
-    reply.header(LIMIT_HEADER_NAMES.reset, String(d.resetSeconds));
+    reply.header(LIMIT_HEADER_NAMES.remaining, String(step.remaining));
+    reply.header(LIMIT_HEADER_NAMES.reset, String(reset));
   }
-  if (p.headers.draft) {
+  if (d.policy.headers.draft) {
     reply.header(LIMIT_HEADER_NAMES.draftPolicy, fixed.draftPolicy);
-    reply.header(LIMIT_HEADER_NAMES.draftState, `${fixed.draftId};r=${d.remaining};t=${d.resetSeconds}`);
+    reply.header(LIMIT_HEADER_NAMES.draftState, `${fixed.draftId};r=${step.remaining};t=${reset}`);
   }
   if (!d.allowed) reply.header(LIMIT_HEADER_NAMES.retryAfter, String(d.retryAfterSeconds));
 }
 
-/** The parts of the headers that depend on the policy alone, rendered once per policy. */
-interface PolicyValues {
+/** The parts of the headers that depend on config alone, rendered once per limit set and limit. */
+interface Rendered {
   readonly limit: string;
   readonly draftId: string;
   readonly draftPolicy: string;
 }
 
-const rendered = new WeakMap<LimitPolicy, PolicyValues>();
-function policyValues(p: LimitPolicy): PolicyValues {
-  let v = rendered.get(p);
-  if (v === undefined) {
-    const draftId = sfString(p.id);
-    v = { limit: String(p.burst), draftId, draftPolicy: `${draftId};q=${p.burst};w=${Math.max(1, Math.ceil(p.burst / p.rate))}` };
-    rendered.set(p, v);
+const cache = new WeakMap<readonly LimitSpec[], { policy: string; bySpec: Map<LimitSpec, Rendered> }>();
+function rendered(limits: readonly LimitSpec[], spec: LimitSpec): Rendered {
+  let entry = cache.get(limits);
+  if (entry === undefined) {
+    const policy = limits.filter((l) => l.mode === 'enforce').map(draftPolicyItem).join(', ');
+    entry = { policy, bySpec: new Map() };
+    cache.set(limits, entry);
   }
-  return v;
+  let r = entry.bySpec.get(spec);
+  if (r === undefined) {
+    r = { limit: String(spec.capacity), draftId: sfString(spec.id), draftPolicy: entry.policy };
+    entry.bySpec.set(spec, r);
+  }
+  return r;
 }
 
-/** An RFC 8941 sf-string. Policy ids are route paths or "default": printable ASCII. */
+/** `w` is the window: refill from empty for the buckets; concurrency has none. */
+function draftPolicyItem(l: LimitSpec): string {
+  const id = sfString(l.id);
+  if (l.algorithm === 'concurrency') return `${id};q=${l.capacity}`;
+  const w = l.algorithm === 'token_bucket' || l.algorithm === 'gcra' ? Math.ceil(l.capacity / l.rate - 1e-9) : Math.ceil(l.windowMs / 1000);
+  return `${id};q=${l.capacity};w=${Math.max(1, w)}`;
+}
+
+/** An RFC 8941 sf-string. Limit ids come from route paths and plan names: printable ASCII. */
 function sfString(s: string): string {
   return `"${s.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
 }

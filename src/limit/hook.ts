@@ -1,37 +1,144 @@
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
-import type { LimitDecision } from './decision.js';
-import type { LimitStore } from './stores/store.js';
-import { identifyClient } from './keys.js';
+import type { LimitSet, RouteConfig } from '../config/types.js';
+import type { LimitSpec } from './algorithms/types.js';
+import { summarise, type LimitDecision } from './decision.js';
+import type { Clock, LimitCheck, LimitOutcome, LimitStore } from './stores/store.js';
+import { identifyClient, type ClientIdentity } from './keys.js';
 import { writeLimitHeaders } from './headers.js';
+import { AccessMatcher } from './access.js';
+import type { ApiKeyIndex } from './api-keys.js';
+import type { JwtVerifier } from './jwt.js';
+import { DelayQueues } from './queue.js';
+import { parseKeySource, POLICY_DEFAULTS } from '../config/policies.js';
 import { sendGatewayError } from '../respond.js';
 
+/** What the limit step reports to metrics. `plan` is a configured plan name or `anonymous`: bounded. */
+export interface LimitEvents {
+  onLimited(route: string, plan: string): void;
+  onShadowLimited(route: string, limit: string): void;
+  onDelayed(route: string): void;
+}
+
+export interface LimitContext {
+  readonly store: LimitStore;
+  readonly apiKeys: ApiKeyIndex | null;
+  readonly jwt: JwtVerifier | null;
+  readonly clock: Clock;
+  readonly events: LimitEvents;
+}
+
+// Identity for routes that are not limited but check keys (require_api_key, allow/deny by key id).
+const DEFAULT_KEY_SOURCES = POLICY_DEFAULTS.key.map(parseKeySource);
+
 /**
- * The last step of the gateway's onRequest hook (server.ts): takes a token for (route policy, client) and either
- * lets the request through to its proxy or answers 429 without touching the
- * upstream. A synchronous store (memory) costs no promise on the hot path.
+ * The last step of the gateway's onRequest hook (gateway/app.ts), in order:
+ * who the client is (keys.ts) -> deny (403) -> require_api_key (401) ->
+ * allow (bypass) -> every limit of the client's set at once (429, or held by
+ * on_limit until it passes). A synchronous store (memory) costs no promise
+ * on the hot path.
  */
-export function createLimitHook(store: LimitStore, onLimited: (route: string) => void) {
+export function createLimitHook(context: LimitContext) {
+  const { store, events } = context;
+  const queues = new DelayQueues(context.clock);
+  const matchers = new WeakMap<RouteConfig, AccessMatcher>();
+  const matcherOf = (route: RouteConfig): AccessMatcher => {
+    let m = matchers.get(route);
+    if (m === undefined) matchers.set(route, (m = new AccessMatcher(route.access)));
+    return m;
+  };
+
   return function limitHook(request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
     const state = request.gateway;
     const route = state.route;
-    const policy = route?.policy;
-    if (!route || !policy) return done();
-    const client = identifyClient(request.raw, policy.key, state.clientIp);
+    if (route === undefined) return done();
+    const policy = route.policy;
+    const access = matcherOf(route);
+    if (policy === null && !route.requireApiKey && access.empty) return done();
+    const client = identifyClient(request.raw, state.query, policy?.key ?? DEFAULT_KEY_SOURCES, state.clientIp, policy?.ipv6Subnet ?? POLICY_DEFAULTS.ipv6_subnet, {
+      apiKeys: context.apiKeys,
+      jwt: context.jwt,
+      now: context.clock(),
+    });
     state.client = client;
-    const apply = (decision: LimitDecision): void => {
+    const verdict = access.decide(state.clientIp, client.keyId);
+    if (verdict === 'deny') {
+      state.gate = 'denied';
+      return sendGatewayError(reply, 'TG_ERR_ACCESS_DENIED');
+    }
+    if (route.requireApiKey && !client.verified) {
+      state.gate = 'invalid_api_key';
+      return sendGatewayError(reply, 'TG_ERR_INVALID_API_KEY');
+    }
+    if (verdict === 'allow') {
+      state.gate = 'bypassed';
+      return done();
+    }
+    if (policy === null || route.limitSets === null) return done();
+    const set = (client.plan !== null ? route.limitSets.plans[client.plan] : undefined) ?? route.limitSets.anonymous;
+    const check = checkOf(set, client, route);
+
+    const finish = (outcome: LimitOutcome): void => {
+      const decision = summarise(policy, set, outcome);
       state.decision = decision;
+      // 'close' comes once the response has ended or the client has gone: either way the slot is free.
+      if (outcome.release) reply.raw.once('close', outcome.release);
       if (decision.reason === 'store_unavailable') {
         // on_error open: pass without headers (there are no numbers to tell); closed: 503.
         if (decision.allowed) return done();
         return sendGatewayError(reply, 'TG_ERR_LIMIT_STORE_UNAVAILABLE');
       }
+      if (decision.shadowLimited) countShadow(route, decision);
       writeLimitHeaders(reply, decision);
       if (decision.allowed) return done();
-      onLimited(route.path);
+      events.onLimited(route.path, set.plan ?? 'anonymous');
       sendGatewayError(reply, 'TG_ERR_LIMIT_EXCEEDED', { retry_after: decision.retryAfterSeconds });
     };
-    const decision = store.consume(policy, client.key);
-    if (decision instanceof Promise) decision.then(apply, done);
-    else apply(decision);
+
+    const first = (outcome: LimitOutcome): void => {
+      const onLimit = policy.onLimit;
+      if (outcome.allowed || onLimit === null || outcome.reason !== undefined) return finish(outcome);
+      const arrived = context.clock();
+      const cancel = queues.enqueue(`${set.group}\u0000${client.key}`, onLimit.maxQueue, outcome, {
+        attempt: () => store.check(check),
+        waitOf: (o) => waitOf(set.limits, o),
+        deadline: arrived + onLimit.delayUpToMs,
+        finish: (o) => {
+          reply.raw.off('close', cancel as () => void);
+          if (o.allowed) {
+            state.delayedMs = context.clock() - arrived;
+            events.onDelayed(route.path);
+          }
+          finish(o);
+        },
+      });
+      if (cancel === undefined) return finish(outcome);
+      // A client that goes away while held leaves the queue.
+      reply.raw.once('close', cancel);
+    };
+
+    const outcome = store.check(check);
+    if (outcome instanceof Promise) outcome.then(first, done);
+    else first(outcome);
   };
+
+  function countShadow(route: RouteConfig, decision: LimitDecision): void {
+    decision.set.limits.forEach((l, i) => {
+      if (l.mode === 'shadow' && !decision.steps[i]?.allowed) events.onShadowLimited(route.path, l.id);
+    });
+  }
+}
+
+/** Each limit counts under its scope's key: the client's, the route's, or one for all. */
+function checkOf(set: LimitSet, client: ClientIdentity, route: RouteConfig): LimitCheck {
+  const keys = set.limits.map((l) => (l.scope === 'client' ? client.key : l.scope === 'route' ? `route:${route.path}` : 'global'));
+  return { group: set.group, limits: set.limits, keys, cost: route.cost };
+}
+
+/** The wait until every refusing enforced limit would allow: the longest of their waits. */
+function waitOf(limits: readonly LimitSpec[], outcome: LimitOutcome): number {
+  let wait = 0;
+  outcome.steps.forEach((s, i) => {
+    if (!s.allowed && limits[i]?.mode === 'enforce') wait = Math.max(wait, s.retryAfterMs);
+  });
+  return wait;
 }

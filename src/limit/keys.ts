@@ -2,55 +2,110 @@ import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import ipaddr from 'ipaddr.js';
 import type { KeySource } from '../config/types.js';
+import type { ApiKeyIndex } from './api-keys.js';
+import { bearerToken, claimValue, type JwtVerifier } from './jwt.js';
 
-/** Who a request is, for limiting: `key` is the bucket id, `label` is safe to log. */
+/** Who a request is, for limiting: `key` is the state key, `label` is safe to log. */
 export interface ClientIdentity {
   readonly key: string;
   readonly label: string;
+  /** The api_keys id, when the request carried a configured key. */
+  readonly keyId: string | null;
+  readonly plan: string | null;
+  /** A configured API key or a verified JWT identified the client (what require_api_key asks for). */
+  readonly verified: boolean;
 }
 
-// Header values longer than this are hashed, so a bucket key stays small however large the header.
+/** What identification needs beyond the request. */
+export interface IdentityContext {
+  /** null: no api_keys configured, so a header or query value is the client key itself. */
+  readonly apiKeys: ApiKeyIndex | null;
+  readonly jwt: JwtVerifier | null;
+  /** Epoch ms, for JWT expiry. */
+  readonly now: number;
+}
+
+// Values longer than this are hashed, so a state key stays small however large the header.
 const MAX_RAW_KEY_LENGTH = 64;
 
 /**
- * The first source present identifies the client. Read from the request as it
- * arrived (before hop-by-hop stripping), so `Connection: x-api-key` cannot
+ * The first source present identifies the client. Read from the request as
+ * it arrived (before hop-by-hop stripping), so `Connection: x-api-key` cannot
  * move a client into a fresh bucket.
+ * - With api_keys configured, a header or query value must be a configured
+ *   key; an unknown one identifies nobody and the client is keyed by its
+ *   address, so random keys cannot buy fresh buckets.
+ * - A JWT selects a key only when its signature and times verify; otherwise
+ *   the next source is tried.
  */
-export function identifyClient(req: IncomingMessage, sources: readonly KeySource[], clientIp: string): ClientIdentity {
+export function identifyClient(
+  req: IncomingMessage,
+  query: string,
+  sources: readonly KeySource[],
+  clientIp: string,
+  ipv6Subnet: number,
+  context: IdentityContext,
+): ClientIdentity {
+  let params: URLSearchParams | undefined;
   for (const source of sources) {
-    if (source.kind === 'ip') return ipIdentity(clientIp);
-    const raw = req.headers[source.name];
-    const value = Array.isArray(raw) ? raw.join(',') : raw;
-    if (value) {
-      const compact = value.length > MAX_RAW_KEY_LENGTH ? sha256(value) : value;
-      return { key: `h:${source.name}:${compact}`, label: hashKey(value) };
+    if (source.kind === 'ip') break;
+    if (source.kind === 'jwt') {
+      const token = bearerToken(headerValue(req, 'authorization'));
+      if (token === undefined || context.jwt === null) continue;
+      const result = context.jwt.verify(token, context.now);
+      const value = result.ok ? claimValue(result.claims, source.claim) : undefined;
+      if (value === undefined) continue;
+      return { key: `jwt:${source.claim}:${compact(value)}`, label: `jwt:${sha256(value).slice(0, 12)}`, keyId: null, plan: null, verified: true };
     }
+    let value: string | undefined;
+    if (source.kind === 'header') value = headerValue(req, source.name);
+    else {
+      params ??= new URLSearchParams(query);
+      value = params.get(source.name) ?? undefined;
+    }
+    if (!value) continue;
+    if (context.apiKeys === null) return { key: `${source.kind === 'header' ? 'h' : 'q'}:${source.name}:${compact(value)}`, label: hashKey(value), keyId: null, plan: null, verified: false };
+    const known = context.apiKeys.lookup(value);
+    if (known === undefined) break;
+    return { key: `id:${known.id}`, label: `id:${known.id}`, keyId: known.id, plan: known.plan, verified: true };
   }
-  return ipIdentity(clientIp);
+  return ipIdentity(clientIp, ipv6Subnet);
 }
 
-function ipIdentity(ip: string): ClientIdentity {
-  const normalised = normaliseIp(ip);
-  return { key: `ip:${normalised}`, label: `ip:${normalised}` };
+function headerValue(req: IncomingMessage, name: string): string | undefined {
+  const raw = req.headers[name];
+  return Array.isArray(raw) ? raw.join(',') : raw;
+}
+
+const compact = (value: string): string => (value.length > MAX_RAW_KEY_LENGTH ? sha256(value) : value);
+
+export function ipIdentity(ip: string, ipv6Subnet = 64): ClientIdentity {
+  const normalised = normaliseIp(ip, ipv6Subnet);
+  return { key: `ip:${normalised}`, label: `ip:${normalised}`, keyId: null, plan: null, verified: false };
 }
 
 /**
- * IPv4-mapped IPv6 collapses to IPv4; IPv6 is masked to its /64, since one
- * host usually holds a whole /64 and could otherwise rotate through it.
+ * IPv4-mapped IPv6 collapses to IPv4; IPv6 is masked to its /`subnet` (64 by
+ * default), since one host usually holds a whole /64 and could otherwise
+ * rotate through it.
  */
-export function normaliseIp(ip: string): string {
+export function normaliseIp(ip: string, subnet = 64): string {
   if (!ip.includes(':')) return ip;
   if (ip.startsWith('::ffff:') && ip.includes('.')) return ip.slice(7);
   try {
-    const parts = ipaddr.IPv6.parse(ip).parts;
-    return ipaddr.IPv6.parse(`${parts.slice(0, 4).map((p) => p.toString(16)).join(':')}::`).toString() + '/64';
+    const bytes = ipaddr.IPv6.parse(ip).toByteArray();
+    for (let i = 0; i < 16; i++) {
+      const keep = Math.max(0, Math.min(8, subnet - i * 8));
+      bytes[i] = (bytes[i] as number) & ((0xff << (8 - keep)) & 0xff);
+    }
+    const masked = ipaddr.fromByteArray(bytes).toString();
+    return subnet >= 128 ? masked : `${masked}/${subnet}`;
   } catch {
     return ip;
   }
 }
 
-/** What logs show for an API key: never the key itself. `throttlegate hash-key KEY` prints the same. */
+/** What logs show for an API key not in api_keys: never the key itself. `throttlegate hash-key KEY` prints the same. */
 export function hashKey(value: string): string {
   let label = labelCache.get(value);
   if (label === undefined) {

@@ -2,7 +2,7 @@ import type { Socket } from 'node:net';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import pino from 'pino';
 import type { Logger } from './logging.js';
-import type { LimitDecision } from '../limit/decision.js';
+import type { RequestState } from '../request-state.js';
 import { NO_ROUTE, type GatewayMetrics } from './metrics.js';
 
 /** Status logged for a client that went away before its response was complete (nginx's convention). */
@@ -15,6 +15,10 @@ interface AccessFields {
   route: string;
   client: string;
   decision: string;
+  /** The api_keys entry and its plan, when the client presented a configured key. */
+  key_id: string | undefined;
+  plan: string | undefined;
+  delayed_ms: number | undefined;
   status: number;
   duration_ms: number;
   upstream: string | undefined;
@@ -54,7 +58,10 @@ export function createAccessLog(logger: Logger, metrics: GatewayMetrics) {
       path: state?.path ?? '',
       route: routeLabel,
       client: state?.client?.label ?? `ip:${state?.clientIp || request.ip}`,
-      decision: decisionLabel(state?.decision, route !== undefined && route.policy === null),
+      decision: decisionLabel(state, route !== undefined && route.policy === null),
+      key_id: state?.client?.keyId ?? undefined,
+      plan: state?.client?.keyId ? (state.client.plan ?? undefined) : undefined,
+      delayed_ms: state?.delayedMs === undefined ? undefined : Math.round(state.delayedMs),
       status,
       duration_ms: Math.round(ms * 1000) / 1000,
       // The target that served (or was tried); refused before a choice: a single-target route's URL, none for a pool.
@@ -87,15 +94,33 @@ export function createAccessLog(logger: Logger, metrics: GatewayMetrics) {
   function writeLine(f: AccessFields): void {
     stream.write(
       `${prefix}${Date.now()}${bound},"reqId":"${f.reqId}","method":"${f.method}","path":${JSON.stringify(f.path)}` +
-        `${routeFragment(f.route, f.upstream)},"client":${JSON.stringify(f.client)},"decision":"${f.decision}","status":${f.status}` +
+        `${routeFragment(f.route, f.upstream)},"client":${JSON.stringify(f.client)}${f.key_id === undefined ? '' : identityFragment(f.key_id, f.plan)}` +
+        `,"decision":"${f.decision}"${f.delayed_ms === undefined ? '' : `,"delayed_ms":${f.delayed_ms}`},"status":${f.status}` +
         `,"duration_ms":${f.duration_ms},"msg":"request"}\n`,
     );
   }
 
-  function decisionLabel(d: LimitDecision | undefined, unlimitedRoute: boolean): string {
+  // Key ids and plan names come from config (ids match KEY_ID in schema.ts), so JSON.stringify once per pair is enough.
+  const identityFragments = new Map<string, string>();
+  function identityFragment(keyId: string, plan: string | undefined): string {
+    const k = `${keyId}\u0000${plan ?? ''}`;
+    let fragment = identityFragments.get(k);
+    if (fragment === undefined) {
+      fragment = `,"key_id":${JSON.stringify(keyId)}${plan === undefined ? '' : `,"plan":${JSON.stringify(plan)}`}`;
+      if (identityFragments.size >= 10_000) identityFragments.clear();
+      identityFragments.set(k, fragment);
+    }
+    return fragment;
+  }
+
+  function decisionLabel(state: RequestState | undefined, unlimitedRoute: boolean): string {
+    if (state?.gate !== undefined) return state.gate;
+    const d = state?.decision;
     if (d === undefined) return unlimitedRoute ? 'unlimited' : 'none';
     if (d.reason === 'store_unavailable') return d.allowed ? 'allowed_store_unavailable' : 'refused_store_unavailable';
-    return d.allowed ? 'allowed' : 'limited';
+    if (!d.allowed) return 'limited';
+    if (d.shadowLimited) return 'shadow_limited';
+    return state?.delayedMs === undefined ? 'allowed' : 'delayed';
   }
 
   return {

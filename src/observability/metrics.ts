@@ -6,6 +6,9 @@ const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 
 /** `route` label for requests that matched no route. */
 export const NO_ROUTE = 'none';
 
+/** `plan` label for clients without a plan's key. */
+export const ANONYMOUS = 'anonymous';
+
 /**
  * The gateway's Prometheus metrics, on a registry of its own (two gateways in
  * one process, as in tests, do not share counters). Label values are bounded:
@@ -14,7 +17,9 @@ export const NO_ROUTE = 'none';
 export class GatewayMetrics {
   readonly registry = new Registry();
   readonly #requests = new RequestSeries([0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]);
-  readonly #rateLimited: Counter<'route'>;
+  readonly #rateLimited: Counter<'route' | 'plan'>;
+  readonly #shadowLimited: Counter<'route' | 'limit'>;
+  readonly #delayed: Counter<'route'>;
   readonly #rateLimitedByRoute = new Map<string, { inc(): void }>();
   readonly #upstreamErrors: Counter<'route' | 'reason'>;
   readonly #storeErrors: Counter<'reason'>;
@@ -36,7 +41,19 @@ export class GatewayMetrics {
     });
     this.#rateLimited = new Counter({
       name: 'throttlegate_rate_limited_total',
-      help: 'Requests refused with 429 by the rate limiter.',
+      help: 'Requests refused with 429 by the rate limiter, by route and plan (a configured plan, or anonymous).',
+      labelNames: ['route', 'plan'],
+      registers,
+    });
+    this.#shadowLimited = new Counter({
+      name: 'throttlegate_shadow_limited_total',
+      help: 'Requests a mode: shadow limit would have refused (they were forwarded), by route and limit id.',
+      labelNames: ['route', 'limit'],
+      registers,
+    });
+    this.#delayed = new Counter({
+      name: 'throttlegate_delayed_total',
+      help: 'Requests on_limit held until their limits let them through, by route.',
       labelNames: ['route'],
       registers,
     });
@@ -115,7 +132,7 @@ export class GatewayMetrics {
 
   /** Declares a route's series at zero, so dashboards see them before the first request. */
   declareRoute(route: string): void {
-    this.#rateLimited.labels(route).inc(0);
+    this.#rateLimited.labels(route, ANONYMOUS).inc(0);
     this.#requests.declareRoute(route);
   }
 
@@ -123,14 +140,23 @@ export class GatewayMetrics {
     this.#requests.record(route, KNOWN_METHODS.has(method) ? method : 'other', status, seconds);
   }
 
-  countRateLimited(route: string): void {
+  countRateLimited(route: string, plan: string = ANONYMOUS): void {
     // prom-client's labels() validates, hashes and builds closures on every call: a flood pays it per 429.
-    let child = this.#rateLimitedByRoute.get(route);
+    const key = `${route}\u0000${plan}`;
+    let child = this.#rateLimitedByRoute.get(key);
     if (child === undefined) {
-      child = this.#rateLimited.labels(route);
-      this.#rateLimitedByRoute.set(route, child);
+      child = this.#rateLimited.labels(route, plan);
+      this.#rateLimitedByRoute.set(key, child);
     }
     child.inc();
+  }
+
+  countShadowLimited(route: string, limit: string): void {
+    this.#shadowLimited.labels(route, limit).inc();
+  }
+
+  countDelayed(route: string): void {
+    this.#delayed.labels(route).inc();
   }
 
   countUpstreamError(route: string, reason: string): void {

@@ -36,8 +36,11 @@ export function createUrlRewriter(table: RouteTable) {
       badTarget: target.ok ? undefined : target.reason,
       forwardedFor: '',
       clientIp: '',
+      query: target.ok ? target.query : '',
       client: undefined,
+      gate: undefined,
       decision: undefined,
+      delayedMs: undefined,
       upstreamError: undefined,
       internalError: undefined,
     };

@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { CLI, writeConfig } from '../helpers/cli.js';
 import { hashKey } from '../../src/limit/keys.js';
+import { hashApiKey } from '../../src/limit/api-keys.js';
 
 const run = (args: string[], env: NodeJS.ProcessEnv = {}) =>
   spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, ...env } });
@@ -48,9 +49,10 @@ test('--help on each command; unknown commands and flags exit 1', () => {
   assert.equal(run(['validate', '--bogus']).status, 1);
 });
 
-test('hash-key prints the label the access log uses', () => {
+test('hash-key prints the label the access log uses and the api_keys hash', () => {
   const r = run(['hash-key', 'my-secret-key']);
   assert.equal(r.status, 0);
-  assert.equal(r.stdout.trim(), hashKey('my-secret-key'));
+  assert.deepEqual(r.stdout.trim().split('\n'), [hashKey('my-secret-key'), hashApiKey('my-secret-key')]);
+  assert.match(hashApiKey('my-secret-key'), /^sha256:[0-9a-f]{64}$/);
   assert.doesNotMatch(r.stdout, /my-secret-key/);
 });

@@ -25,7 +25,7 @@ test('metrics count exactly the 429s sent, with bounded labels', async (t) => {
   await send(gw.url, '/api/x', { method: 'PROPFIND' });
   assert.equal(refused, 5);
   const text = (await send(gw.url, '/metrics')).text;
-  assert.equal(series(text, 'throttlegate_rate_limited_total').get('throttlegate_rate_limited_total{route="/api"}'), 5);
+  assert.equal(series(text, 'throttlegate_rate_limited_total').get('throttlegate_rate_limited_total{route="/api",plan="anonymous"}'), 5);
   const requests = series(text, 'throttlegate_requests_total');
   assert.equal(requests.get('throttlegate_requests_total{route="/api",method="GET",status="200"}'), 2);
   assert.equal(requests.get('throttlegate_requests_total{route="/api",method="GET",status="429"}'), 5);

@@ -3,37 +3,44 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
-import { RedisStore } from '../../src/limit/stores/redis.js';
+import { RedisStore, type RedisStoreEvents } from '../../src/limit/stores/redis.js';
 import type { RedisStoreConfig } from '../../src/config/types.js';
 import { createLogger } from '../../src/observability/logging.js';
 import { runLimitSuite } from '../helpers/limit-suite.js';
-import { redisAvailable, startRedis, type RedisProcess } from '../helpers/redis.js';
-import { policy, runStoreContract } from '../unit/store-contract.js';
+import { checkOf, single, spec } from '../helpers/limits.js';
+import { redisAvailable, startRedis, startRedisCluster, type RedisProcess } from '../helpers/redis.js';
+import { CONTRACT_START, runStoreContract } from '../unit/store-contract.js';
 
 /**
  * The Redis store against a real redis-server: the same limit suite and store
  * contract as the memory store, plus what only Redis has (script reload, key
- * expiry, starting while Redis is down). REDIS_URL may name an existing server.
+ * expiry, leases, Cluster slots, starting while Redis is down). REDIS_URL may
+ * name an existing server.
  */
 if (!redisAvailable()) {
   test('redis store', { skip: 'redis-server not on PATH (see the message above)' }, () => {});
 } else {
   let server: RedisProcess | undefined;
   let url = process.env.REDIS_URL ?? '';
+  let admin: Redis;
   before(async () => {
     if (url === '') {
       server = await startRedis();
       url = server.url;
     }
+    admin = new Redis(url);
   });
-  after(async () => server?.stop());
+  after(async () => {
+    await admin.quit();
+    await server?.stop();
+  });
 
-  // A fresh key prefix per gateway or store: tests never see each other's buckets.
+  // A fresh key prefix per gateway or store: tests never see each other's state.
   const prefix = () => `tg:test:${randomUUID().slice(0, 8)}:`;
   const storeYaml = () => `store:\n  type: redis\n  redis:\n    url: ${url}\n    key_prefix: "${prefix()}"\n    timeout_ms: 500\n    on_error: closed\n`; // a fallback would answer 503: every pass is Redis
 
   const silent = () => createLogger('silent', new Writable({ write: (_c, _e, done) => done() }));
-  const noEvents = { onError: () => {}, onStateChange: () => {}, onLocalDenial: () => {} };
+  const noEvents: RedisStoreEvents = { onError: () => {}, onStateChange: () => {}, onLocalDenial: () => {} };
   const redisConfig = (overrides: Partial<RedisStoreConfig> = {}): RedisStoreConfig => ({
     urls: [url],
     cluster: false,
@@ -42,27 +49,32 @@ if (!redisAvailable()) {
     onError: 'local',
     ...overrides,
   });
-  const newStore = async (overrides: Partial<RedisStoreConfig> = {}) => {
-    const store = new RedisStore(redisConfig(overrides), { memory: { maxKeys: 1000, sweepIntervalMs: 1000 }, logger: silent(), events: noEvents });
+  const memory = { maxKeys: 1000, sweepIntervalMs: 1000 };
+  /** On Redis's clock (TIME), as in production. */
+  const newStore = async (overrides: Partial<RedisStoreConfig> = {}, events = noEvents) => {
+    const store = new RedisStore(redisConfig(overrides), { memory, logger: silent(), events });
     await store.whenReady();
     return store;
+  };
+  /** On an injected clock passed to the script: exact timelines against real Redis. */
+  const virtualStore = async (overrides: Partial<RedisStoreConfig> = {}, events = noEvents) => {
+    let now = CONTRACT_START;
+    const config = redisConfig(overrides);
+    const store = new RedisStore(config, { memory, logger: silent(), events, clock: () => now, serverTime: false });
+    await store.whenReady();
+    return { store, keyPrefix: config.keyPrefix, advance: (ms: number) => void (now += ms), close: () => store.close() };
   };
 
   runLimitSuite('redis store', storeYaml);
 
-  runStoreContract('redis store', async () => {
-    const store = await newStore();
-    // Redis keeps time with its own clock (TIME in the script): time is advanced by waiting.
-    return { store, advance: (ms: number) => new Promise<void>((r) => setTimeout(r, ms)), close: () => store.close() };
-  });
+  runStoreContract('redis store', () => virtualStore());
 
   test('redis store: decisions come from Redis, not the local fallback', async () => {
     const store = await newStore();
     assert.equal(store.health(), 'ok');
-    const p = policy('shared', 1, 2);
-    const d = await store.consume(p, 'c');
-    assert.equal(d.reason, undefined);
-    assert.equal(store.size(), 0, 'no local buckets while Redis answers');
+    const o = await store.check(single(spec('shared', { rate: 1, capacity: 2 }), 'c'));
+    assert.equal(o.reason, undefined);
+    assert.equal(store.size(), 0, 'no local state while Redis answers');
     await store.close();
   });
 
@@ -70,87 +82,189 @@ if (!redisAvailable()) {
     const keyPrefix = prefix();
     const a = await newStore({ keyPrefix });
     const b = await newStore({ keyPrefix });
-    const p = policy('two', 0.1, 3);
+    const c = single(spec('two', { rate: 0.1, capacity: 3 }), 'client');
     const answers = [];
-    for (let i = 0; i < 4; i++) answers.push(await (i % 2 === 0 ? a : b).consume(p, 'client'));
-    assert.deepEqual(answers.map((d) => d.allowed), [true, true, true, false]);
-    assert.deepEqual(answers.map((d) => d.remaining), [2, 1, 0, 0]);
+    for (let i = 0; i < 4; i++) answers.push(await (i % 2 === 0 ? a : b).check(c));
+    assert.deepEqual(answers.map((o) => o.allowed), [true, true, true, false]);
+    assert.deepEqual(answers.map((o) => o.steps[0]!.remaining), [2, 1, 0, 0]);
     await Promise.all([a.close(), b.close()]);
   });
 
-  test('redis store: concurrent decisions of one client in one batch see each other', async () => {
+  test('redis store: concurrent checks of one client in one batch see each other', async () => {
     const store = await newStore();
-    const p = policy('batch', 0.1, 3);
+    const c = single(spec('batch', { rate: 0.1, capacity: 3 }), 'same');
     // Asked in one turn, so one script call carries all five (redis-batch.ts).
-    const answers = await Promise.all([0, 1, 2, 3, 4].map(() => store.consume(p, 'same')));
-    assert.deepEqual(answers.map((d) => d.allowed), [true, true, true, false, false]);
-    assert.deepEqual(answers.map((d) => d.remaining), [2, 1, 0, 0, 0]);
-    const other = await Promise.all([store.consume(p, 'other'), store.consume(policy('batch-2', 0.1, 1), 'same')]);
-    assert.deepEqual(other.map((d) => d.allowed), [true, true], 'other buckets in the same call are independent');
+    const answers = await Promise.all([0, 1, 2, 3, 4].map(() => store.check(c)));
+    assert.deepEqual(answers.map((o) => o.allowed), [true, true, true, false, false]);
+    assert.deepEqual(answers.map((o) => o.steps[0]!.remaining), [2, 1, 0, 0, 0]);
+    const other = await Promise.all([store.check(single(c.limits[0]!, 'other')), store.check(single(spec('batch-2', { rate: 0.1, capacity: 1 }), 'same'))]);
+    assert.deepEqual(other.map((o) => o.allowed), [true, true], 'other states in the same call are independent');
     await store.close();
   });
 
   test('redis store: a flushed script cache is reloaded (NOSCRIPT) without a refusal', async () => {
     const store = await newStore();
-    const p = policy('noscript', 1, 5);
-    assert.equal((await store.consume(p, 'c')).allowed, true);
-    const admin = new Redis(url);
+    const c = single(spec('noscript', { rate: 1, capacity: 5 }), 'c');
+    assert.equal((await store.check(c)).allowed, true);
     await admin.script('FLUSH');
-    const after = await store.consume(p, 'c');
-    assert.equal(after.allowed, true);
-    assert.equal(after.reason, undefined, 'answered by Redis, not by on_error');
-    assert.equal(after.remaining, 3, 'the bucket survived the script flush');
-    await admin.quit();
+    const later = await store.check(c);
+    assert.equal(later.allowed, true);
+    assert.equal(later.reason, undefined, 'answered by Redis, not by on_error');
+    assert.equal(later.steps[0]!.remaining, 3, 'the bucket survived the script flush');
     await store.close();
   });
 
-  test('redis store: a bucket key expires when the bucket would be full again', async () => {
-    const keyPrefix = prefix();
-    const store = await newStore({ keyPrefix });
-    await store.consume(policy('ttl', 2, 4), 'c'); // one token short: full again in 500 ms
-    const admin = new Redis(url);
+  test('redis store: a key expires when its state decides as a new one would, and holds exact numbers', async () => {
+    const { store, keyPrefix, close } = await virtualStore();
+    await store.check(single(spec('ttl', { rate: 2, capacity: 4 }), 'c')); // one token short: full again in 500 ms
     const keys = await admin.keys(`${keyPrefix}*`);
     assert.deepEqual(keys, [`${keyPrefix}{ttl:c}`], 'one key, with the cluster hash tag');
-    const ttl = await admin.pttl(keys[0] as string);
+    assert.equal(await admin.get(keys[0]!), `3:${CONTRACT_START}`, '[tokens, at] as %.17g numbers');
+    const ttl = await admin.pttl(keys[0]!);
     assert.ok(ttl > 0 && ttl <= 500, `PTTL ${ttl} ms`);
-    await admin.quit();
-    await store.close();
+    await close();
   });
 
-  test('redis store: a refused client is refused locally until its token is due (over-limit cache)', async () => {
-    const store = await newStore();
-    const p = policy('flood', 0.5, 1);
-    assert.equal((await store.consume(p, 'f')).allowed, true);
-    const first = await store.consume(p, 'f');
+  test('redis store: a check of several limits that one refuses stores nothing for the others', async () => {
+    const { store, keyPrefix, close } = await virtualStore();
+    const wide = spec('wide', { rate: 1, capacity: 5 });
+    const narrow = spec('narrow', { rate: 1, capacity: 1 });
+    const pair = checkOf('pair', [wide, narrow], ['c', 'c']);
+    const first = await store.check(pair);
+    assert.equal(first.allowed, true);
+    assert.deepEqual(first.steps.map((s) => s.remaining), [4, 0]);
+    const refused = await store.check(pair);
+    assert.equal(refused.allowed, false);
+    assert.deepEqual(refused.steps.map((s) => s.allowed), [true, false], 'the wide limit alone would allow');
+    assert.equal(await admin.get(`${keyPrefix}{wide:c}`), `4:${CONTRACT_START}`, 'the first check only');
+    assert.equal((await store.check(single(wide, 'c'))).steps[0]!.remaining, 3);
+    await close();
+  });
+
+  test('redis store: concurrency: leases taken, refused at capacity, released once each', async () => {
+    const { store, keyPrefix, close } = await virtualStore();
+    const slots = spec('slots', { algorithm: 'concurrency', rate: 0, capacity: 2, windowMs: 0 });
+    const c = single(slots, 'c');
+    const [a, b] = [await store.check(c), await store.check(c)];
+    assert.deepEqual([a.allowed, b.allowed], [true, true]);
+    assert.deepEqual([a.steps[0]!.remaining, b.steps[0]!.remaining], [1, 0]);
+    const refused = await store.check(c);
+    assert.equal(refused.allowed, false);
+    assert.equal(refused.steps[0]!.retryAfterMs, 1000);
+    assert.equal(refused.release, undefined);
+    assert.equal(await admin.zcard(`${keyPrefix}{slots:c}`), 2, 'one lease per admitted request');
+    a.release!();
+    a.release!(); // idempotent: must not free b's lease
+    const next = await store.check(c); // after the ZREM: one connection keeps the order
+    assert.equal(next.allowed, true);
+    assert.equal((await store.check(c)).allowed, false, 'one slot came back, not two');
+    const leases = await admin.zrange(`${keyPrefix}{slots:c}`, '0', '-1', 'WITHSCORES');
+    assert.equal(leases.length, 4, 'b and next hold leases');
+    assert.equal(Number(leases[1]), CONTRACT_START + 60_000, 'score: the instant the lease expires');
+    b.release!();
+    next.release!();
+    await store.check(single(spec('sync'), 'c')); // a round trip after the ZREMs
+    assert.equal(await admin.exists(`${keyPrefix}{slots:c}`), 0, 'no lease left, no key left');
+    await close();
+  });
+
+  test('redis store: concurrency: the leases of a crashed instance expire and free their slots', async () => {
+    const keyPrefix = prefix();
+    const slots = spec('crash', { algorithm: 'concurrency', rate: 0, capacity: 1, windowMs: 0, leaseMs: 200 });
+    const crashed = await newStore({ keyPrefix });
+    assert.equal((await crashed.check(single(slots, 'c'))).allowed, true);
+    await crashed.close(); // dies holding its slot: never released
+    const survivor = await newStore({ keyPrefix });
+    assert.equal((await survivor.check(single(slots, 'c'))).allowed, false, 'the slot is still held');
+    const ttl = await admin.pttl(`${keyPrefix}{crash:c}`);
+    assert.ok(ttl > 0 && ttl <= 200, `the lease set expires with its last lease: PTTL ${ttl}`);
+    await new Promise((r) => setTimeout(r, 250));
+    const freed = await survivor.check(single(slots, 'c'));
+    assert.equal(freed.allowed, true, 'the expired lease no longer counts');
+    freed.release!();
+    await survivor.close();
+  });
+
+  test('redis store: a refused limit is refused locally until the same request would pass (over-limit cache)', async () => {
+    let localDenials = 0;
+    const events = { ...noEvents, onLocalDenial: () => void localDenials++ };
+    const { store, advance, close } = await virtualStore({}, events);
+    const flood = spec('flood', { rate: 0.5, capacity: 2 });
+    const c = single(flood, 'f');
+    await store.check(c);
+    await store.check(c);
+    const first = await store.check(c);
     assert.equal(first.allowed, false);
-    const local = store.consume(p, 'f');
+    assert.equal(first.steps[0]!.retryAfterMs, 2000);
+    advance(500);
+    const local = store.check(c);
     assert.ok(!(local instanceof Promise), 'answered without a round trip to Redis');
     assert.equal(local.allowed, false);
-    assert.equal(local.retryAfterSeconds, first.retryAfterSeconds, 'same Retry-After as Redis said');
-    await store.close();
+    assert.equal(local.steps[0]!.retryAfterMs, 1500, 'the wait Redis gave, run down');
+    assert.equal(localDenials, 1);
+    const shared = store.check(checkOf('with-other', [spec('other', { capacity: 9 }), flood], ['f', 'f']));
+    assert.ok(!(shared instanceof Promise));
+    assert.deepEqual(shared.steps.map((s) => s.allowed), [true, false], 'the cached limit refuses a check of several');
+    const cheaper = store.check(single(flood, 'f', 0.5));
+    assert.ok(cheaper instanceof Promise, 'a cheaper request is asked again: it may fit sooner');
+    assert.equal((await cheaper).allowed, false);
+    advance(1500);
+    const due = await store.check(c);
+    assert.equal(due.allowed, true, 'asked again at the instant the token is due');
+    await close();
   });
 
   test('redis store: Redis down at start: the store starts, follows on_error, and connects when Redis appears', async () => {
     const later = await startRedis();
     await later.stop();
     const started = Date.now();
-    const store = new RedisStore(redisConfig({ urls: [later.url], onError: 'closed' }), {
-      memory: { maxKeys: 1000, sweepIntervalMs: 1000 },
-      logger: silent(),
-      events: noEvents,
-    });
+    const store = new RedisStore(redisConfig({ urls: [later.url], onError: 'closed' }), { memory, logger: silent(), events: noEvents });
     await store.whenReady();
     assert.ok(Date.now() - started < 2000, 'does not wait for Redis forever');
     assert.equal(store.health(), 'down');
-    const refused = await store.consume(policy('late', 1, 1), 'c');
+    const c = single(spec('late', { rate: 1, capacity: 1 }), 'c');
+    const refused = await store.check(c);
     assert.equal(refused.allowed, false);
     assert.equal(refused.reason, 'store_unavailable');
+    assert.deepEqual(refused.steps, [{ allowed: false, remaining: 0, resetMs: 0, retryAfterMs: 1000 }]);
     await later.start();
     const deadline = Date.now() + 3000;
     while (store.health() !== 'ok' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     assert.equal(store.health(), 'ok', 'reconnected without a restart');
-    assert.equal((await store.consume(policy('late', 1, 1), 'c')).allowed, true);
+    assert.equal((await store.check(c)).allowed, true);
     await store.close();
     await later.stop();
+  });
+
+  test('redis store: Redis down: on_error open allows without numbers, local limits in memory', async () => {
+    const down = await startRedis();
+    await down.stop();
+    const c = single(spec('down', { rate: 1, capacity: 1 }), 'c');
+    const open = new RedisStore(redisConfig({ urls: [down.url], onError: 'open' }), { memory, logger: silent(), events: noEvents });
+    const local = new RedisStore(redisConfig({ urls: [down.url], onError: 'local' }), { memory, logger: silent(), events: noEvents });
+    const opened = await open.check(c);
+    assert.deepEqual([opened.allowed, opened.reason, opened.steps[0]!.remaining], [true, 'store_unavailable', 0]);
+    assert.deepEqual([(await local.check(c)).allowed, (await local.check(c)).allowed], [true, false], 'the memory store limits');
+    assert.equal(local.size(), 1);
+    await Promise.all([open.close(), local.close()]);
+  });
+
+  test('redis store: on a Cluster, a check of several limits and scope keys is one slot (no CROSSSLOT)', async (t) => {
+    const cluster = await startRedisCluster();
+    t.after(() => cluster.stop());
+    const store = await newStore({ urls: cluster.urls, cluster: true, onError: 'closed' }); // a script error would be store_unavailable
+    const perClient = spec('cl-client', { rate: 0.1, capacity: 2 });
+    const perRoute = spec('cl-route', { rate: 0.1, capacity: 3, scope: 'route' });
+    const slots = spec('cl-slots', { algorithm: 'concurrency', rate: 0, capacity: 5, windowMs: 0 });
+    const forClient = (client: string) => checkOf('cl-group', [perClient, perRoute, slots], [client, 'route:/api', client]);
+    const seen = [];
+    for (const client of ['alice', 'alice', 'alice', 'bob', 'carol']) seen.push(await store.check(forClient(client)));
+    assert.deepEqual(seen.map((o) => o.reason), Array(5).fill(undefined), 'every check answered by Redis');
+    assert.deepEqual(seen.map((o) => o.allowed), [true, true, false, true, false], 'alice refused by her own limit, carol by the route');
+    for (const o of seen) o.release?.();
+    // Single-limit checks keep their per-client hash tag, spread over the masters.
+    const singles = await Promise.all(['a', 'b', 'c', 'd'].map((k) => store.check(single(perClient, k))));
+    assert.deepEqual(singles.map((o) => [o.allowed, o.reason]), Array(4).fill([true, undefined]));
+    await store.close();
   });
 }

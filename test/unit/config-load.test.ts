@@ -38,10 +38,10 @@ test('full config: env interpolation with defaults, policy inheritance, upstream
   assert.deepEqual(c.server.trustProxy, ['127.0.0.1', '10.0.0.0/8']);
   const [api, v2, open] = c.routes;
   assert.equal(api!.policy!.id, 'default');
-  assert.equal(api!.policy!.rate, 0.5);
+  assert.equal(api!.policy!.limits[0]!.rate, 0.5);
   assert.deepEqual(api!.policy!.key, [{ kind: 'header', name: 'x-api-key' }, { kind: 'ip' }], 'header names lower-cased');
   assert.equal(v2!.policy!.id, '/api/v2');
-  assert.equal(v2!.policy!.burst, 40);
+  assert.equal(v2!.policy!.limits[0]!.capacity, 40);
   assert.deepEqual(v2!.policy!.key, api!.policy!.key, 'key inherited from the default policy');
   assert.deepEqual(v2!.policy!.headers, { legacy: true, draft: false });
   assert.equal(v2!.upstreamOrigin, 'https://backend.internal:9443');

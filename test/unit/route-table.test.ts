@@ -24,6 +24,10 @@ const route = (path: string, index: number, extra: Partial<RouteConfig> = {}): R
   timeoutMs: 1000,
   tlsVerify: true,
   policy: null,
+  limitSets: null,
+  cost: 1,
+  requireApiKey: false,
+  access: { allow: { cidrs: [], keyIds: [] }, deny: { cidrs: [], keyIds: [] } },
   ...extra,
 });
 

@@ -1,34 +1,38 @@
-import type { LimitPolicy, MemoryStoreConfig } from '../../config/types.js';
-import type { LimitDecision } from '../decision.js';
-import { takeToken } from '../algorithms/token-bucket.js';
-import { monotonicClock, type Clock, type LimitStore, type StoreHealth } from './store.js';
-import { BucketTable, keyHash } from './bucket-table.js';
 import { randomInt } from 'node:crypto';
+import type { MemoryStoreConfig } from '../../config/types.js';
+import type { LimitSpec, Step } from '../algorithms/types.js';
+import { ALGORITHMS, STATE_WIDTH } from '../algorithms/index.js';
+import { release as releaseSlot } from '../algorithms/concurrency.js';
+import { enforcedAllow, monotonicClock, type Clock, type LimitCheck, type LimitOutcome, type LimitStore, type StoreHealth } from './store.js';
+import { StateTable, keyHash } from './bucket-table.js';
 
-/** How many slots one sweep tick examines per policy, so a tick never stalls the event loop. */
+/** How many slots one sweep tick examines per limit, so a tick never stalls the event loop. */
 const SWEEP_BATCH = 50_000;
 
 /**
- * The embedded store. Bounded two ways:
- * - a bucket that has refilled to full is the same as no bucket, so the sweeper
- *   forgets it (lossless);
- * - a hard cap on buckets. At the cap a NEW client is refused (429, reason
- *   `capacity`) until a bucket refills and is forgotten; no existing bucket is
+ * The embedded store: one StateTable per limit. Bounded two ways:
+ * - a state that decides as no state would (a full bucket, an ended window)
+ *   is forgotten by the sweeper (lossless);
+ * - a hard cap on states. At the cap a request needing a NEW state is
+ *   refused (429, reason `capacity`) until one is forgotten; no held state is
  *   ever evicted early. Evicting (LRU) would hand a flooding client a fresh
  *   full bucket each time it pushed its own out; refusing newcomers keeps every
  *   limit exact and bounds memory, at the price of newcomers waiting while the
  *   table is full of unique keys.
+ *
+ * Synchronous, so a check is atomic by construction: every limit is decided,
+ * then either all allowed steps are stored or none is.
  */
 export class MemoryStore implements LimitStore {
-  readonly #tables = new Map<string, BucketTable>();
+  readonly #tables = new Map<string, StateTable>();
   readonly #clock: Clock;
   readonly #maxKeys: number;
   readonly #reclaimIntervalMs: number;
   readonly #timer: NodeJS.Timeout | undefined;
   #held = 0;
-  // Per process, so which keys would share a bucket cannot be worked out from outside.
+  // Per process, so which keys would share a state cannot be worked out from outside.
   readonly #seed = randomInt(2 ** 31);
-  // At the cap, a full scan for reclaimable buckets is pointless before this instant.
+  // At the cap, a full scan for reclaimable states is pointless before this instant.
   #nextReclaimAt = 0;
 
   constructor(config: MemoryStoreConfig, options: { clock?: Clock; autoSweep?: boolean } = {}) {
@@ -41,31 +45,45 @@ export class MemoryStore implements LimitStore {
     }
   }
 
-  consume(policy: LimitPolicy, key: string): LimitDecision {
+  check(check: LimitCheck): LimitOutcome {
     const now = this.#clock();
-    let table = this.#tables.get(policy.id);
-    if (table === undefined) {
-      table = new BucketTable();
-      this.#tables.set(policy.id, table);
+    const { limits, keys, cost } = check;
+    const n = limits.length;
+    const tables = new Array<StateTable>(n);
+    const hashes = new Array<number>(n);
+    const slots = new Array<number>(n);
+    const steps = new Array<Step>(n);
+    let fresh = 0;
+    for (let i = 0; i < n; i++) {
+      const spec = limits[i] as LimitSpec;
+      const table = this.#table(spec);
+      const hash = keyHash(keys[i] as string, this.#seed);
+      const slot = table.find(hash);
+      const step = ALGORITHMS[spec.algorithm].step(slot === -1 ? undefined : table.read(slot), now, spec, cost);
+      tables[i] = table;
+      hashes[i] = hash;
+      slots[i] = slot;
+      steps[i] = step;
+      if (slot === -1 && step.allowed) fresh++;
     }
-    const hash = keyHash(key, this.#seed);
-    const slot = table.find(hash);
-    const step = takeToken(slot === -1 ? undefined : table.fullAtOf(slot), now, policy);
-    if (step.allowed) {
-      if (slot !== -1) table.setFullAt(slot, step.fullAt);
-      else {
-        if (this.#held >= this.#maxKeys && !this.#reclaim(now)) return this.#refuseAtCapacity(policy, now);
-        table.insert(hash, step.fullAt);
+    const allowed = enforcedAllow(limits, steps);
+    if (!allowed) return { allowed, steps };
+    if (fresh > 0 && this.#held + fresh > this.#maxKeys && !this.#reclaim(now, fresh)) return this.#refuseAtCapacity(steps, now);
+    let holdsSlot = false;
+    for (let i = 0; i < n; i++) {
+      const step = steps[i] as Step;
+      if (!step.allowed) continue; // a shadow limit that would refuse stores nothing
+      const table = tables[i] as StateTable;
+      // #reclaim may have moved slots: look again only when it ran.
+      const slot = fresh > 0 ? table.find(hashes[i] as number) : (slots[i] as number);
+      if (slot === -1) {
+        table.insert(hashes[i] as number, step.next);
         this.#held++;
-      }
+      } else table.write(slot, step.next);
+      if ((limits[i] as LimitSpec).algorithm === 'concurrency') holdsSlot = true;
     }
-    return {
-      allowed: step.allowed,
-      policy,
-      remaining: step.remaining,
-      resetSeconds: step.resetSeconds,
-      retryAfterSeconds: step.retryAfterSeconds,
-    };
+    if (!holdsSlot) return { allowed, steps };
+    return { allowed, steps, release: this.#releaser(check, hashes, steps) };
   }
 
   size(): number {
@@ -76,7 +94,7 @@ export class MemoryStore implements LimitStore {
     return 'ok';
   }
 
-  /** One sweeper tick: forgets full buckets, examining at most `budget` per table. Public for tests. */
+  /** One sweeper tick: forgets idle states, examining at most `budget` slots per limit. Public for tests. */
   sweep(budget = SWEEP_BATCH): void {
     const now = this.#clock();
     for (const table of this.#tables.values()) {
@@ -92,12 +110,42 @@ export class MemoryStore implements LimitStore {
     this.#held = 0;
   }
 
+  #table(spec: LimitSpec): StateTable {
+    let table = this.#tables.get(spec.id);
+    if (table === undefined) {
+      const algorithm = ALGORITHMS[spec.algorithm];
+      table = new StateTable(STATE_WIDTH[spec.algorithm], (state) => algorithm.idleAt(state, spec));
+      this.#tables.set(spec.id, table);
+    }
+    return table;
+  }
+
+  /** Gives back the concurrency slots one admitted request took; idempotent. */
+  #releaser(check: LimitCheck, hashes: number[], steps: Step[]): () => void {
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      check.limits.forEach((spec, i) => {
+        if (spec.algorithm !== 'concurrency' || !(steps[i] as Step).allowed) return;
+        const table = this.#tables.get(spec.id);
+        const slot = table?.find(hashes[i] as number) ?? -1;
+        if (table === undefined || slot === -1) return;
+        const next = releaseSlot(table.read(slot));
+        if (next[0] === 0) {
+          table.remove(slot);
+          this.#held--;
+        } else table.write(slot, next);
+      });
+    };
+  }
+
   /**
-   * At the cap: forget every full bucket. A full scan costs O(cap), so under a
+   * At the cap: forget every idle state. A full scan costs O(cap), so under a
    * flood of unique keys it runs at most once per sweep interval, and never
-   * before the earliest bucket can have refilled.
+   * before the earliest state can have become idle.
    */
-  #reclaim(now: number): boolean {
+  #reclaim(now: number, needed: number): boolean {
     if (now < this.#nextReclaimAt) return false;
     let earliest = Infinity;
     for (const table of this.#tables.values()) {
@@ -106,17 +154,14 @@ export class MemoryStore implements LimitStore {
       this.#held -= before - table.size;
     }
     this.#nextReclaimAt = Math.max(earliest, now + this.#reclaimIntervalMs);
-    return this.#held < this.#maxKeys;
+    return this.#held + needed <= this.#maxKeys;
   }
 
-  #refuseAtCapacity(policy: LimitPolicy, now: number): LimitDecision {
-    const wait = this.#nextReclaimAt - now;
+  #refuseAtCapacity(steps: readonly Step[], now: number): LimitOutcome {
+    const wait = Math.max(1000, this.#nextReclaimAt - now);
     return {
       allowed: false,
-      policy,
-      remaining: 0,
-      resetSeconds: 0,
-      retryAfterSeconds: Math.max(1, Math.ceil(wait / 1000)),
+      steps: steps.map(() => ({ allowed: false, remaining: 0, resetMs: 0, retryAfterMs: wait })),
       reason: 'capacity',
     };
   }

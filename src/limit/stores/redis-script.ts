@@ -1,73 +1,242 @@
-import type { RawStep } from '../algorithms/token-bucket.js';
+import type { AlgorithmName, LimitSpec } from '../algorithms/types.js';
+import type { LimitCheck, LimitStep } from './store.js';
 
 /**
- * Decisions as one atomic server-side step each: read the bucket, refill,
- * take a token, write it back with its expiry, answer. The same GCRA
- * arithmetic as algorithms/token-bucket.ts, on Redis's own clock (TIME), so
- * gateway clocks may drift without changing limits. Redis 7 replicates a
- * script's effects, not the script, so calling TIME before a write is allowed.
+ * The checks of one batch (redis-batch.ts) as one script call. Redis runs a
+ * script atomically, so each check is one indivisible step: every limit is
+ * decided at the same `now`, then, only if no enforced limit refused, every
+ * limit whose own step allowed is written, with its expiry. Checks are taken
+ * in order, so two checks of one client in one batch see each other exactly
+ * as they would in two calls. The arithmetic is algorithms/*.ts line for line
+ * (same operations in the same order on the same doubles, so the same bits;
+ * the conformance suite holds memory and Redis equal at boundary instants).
  *
- * One call carries the decisions of one batch (redis-batch.ts): KEYS[i] is a
- * bucket key (holding `fullAt`, ms on Redis's clock), ARGV[2i-1] its rate
- * (tokens/s) and ARGV[2i] its burst, taken in order, so two requests of one
- * client in one batch see each other exactly as they would in two calls.
- * Returns 4 entries per key: allowed, tokensLeft, msUntilFull, msUntilToken;
- * the floats as strings, since Redis would truncate Lua numbers to integers.
+ * ARGV, per check: now ('' = Redis TIME, read once per call), the number of
+ * limits n, the cost; then per limit ARGS_PER_LIMIT fields: algorithm code,
+ * rate, capacity, windowMs, enforce (1/0), leaseMs, lease member ('' unless
+ * concurrency). KEYS: one per limit, in the same order.
  *
- * A key expires when its bucket would be full again: an expired bucket is
- * exactly a new one, so Redis memory is bounded by the clients active within
- * burst / rate seconds.
+ * State is one string "a:b:c" of %.17g numbers (a double round-trips exactly
+ * through %.17g and tonumber), not a hash: one GET and one SET ... PX, where a
+ * hash would need HSET plus PEXPIRE and more memory per key. Concurrency is a
+ * sorted set of leases (member = lease id, score = expiry instant): a lease
+ * of an instance that died without releasing is dropped once it expires.
+ *
+ * Reply, 4 entries per limit in KEYS order: allowed (1/0), then remaining,
+ * resetMs and retryAfterMs as %.17g strings: Redis truncates Lua numbers to
+ * integers, and %.3f would move a wait of 1000.0004 ms to the other side of a
+ * whole-second boundary. A key expires (PX, ceil so never early) at the
+ * algorithm's idleAt: from then on its state decides as no state would, so
+ * expiry is lossless and Redis memory holds only active clients.
+ *
+ * A key holding another algorithm's state (a limit id whose algorithm changed
+ * across a reload) reads as no state instead of failing the whole batch.
  */
-export const TAKE_TOKENS_LUA = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
-local out = {}
-for i = 1, #KEYS do
-  local key = KEYS[i]
-  local rate = tonumber(ARGV[2 * i - 1])
-  local burst = tonumber(ARGV[2 * i])
-  local ms_per_token = 1000 / rate
-  local start = now
-  local full_at = tonumber(redis.call('GET', key))
-  if full_at and full_at > now then start = full_at end
-  local tokens = burst - (start - now) * rate / 1000
-  local n = #out
-  if tokens + 1e-9 >= 1 then
-    local next_full = start + ms_per_token
-    redis.call('SET', key, string.format('%.3f', next_full), 'PX', math.max(1, math.ceil(next_full - now)))
-    out[n + 1] = 1
-    out[n + 2] = string.format('%.9f', tokens - 1)
-    out[n + 3] = string.format('%.3f', next_full - now)
-    out[n + 4] = '0'
-  else
-    out[n + 1] = 0
-    out[n + 2] = string.format('%.9f', tokens)
-    out[n + 3] = string.format('%.3f', start - now)
-    out[n + 4] = string.format('%.3f', (1 - tokens) * ms_per_token)
+export const CHECK_LUA = `
+local EPS, EPS_MS = 1e-9, 1e-6
+local function fmt(x) return string.format('%.17g', x) end
+local function whole(u) return math.max(0, math.floor(u + EPS)) end
+
+local function read(key, width)
+  local v = redis.pcall('GET', key)
+  if type(v) ~= 'string' then return nil end
+  local s = {}
+  for part in string.gmatch(v, '[^:]+') do s[#s + 1] = tonumber(part) end
+  if #s ~= width then return nil end
+  return s
+end
+
+-- Each returns allowed, remaining, resetMs, retryAfterMs, next state (nil when refused), idleAt of next.
+local function token_bucket(key, now, rate, cap, cost)
+  local s = read(key, 2)
+  local tokens = cap
+  if s then tokens = math.min(cap, s[1] + (math.max(0, now - s[2]) * rate) / 1000) end
+  if tokens + EPS >= cost then
+    local left = tokens - cost
+    return true, whole(left), ((cap - left) * 1000) / rate, 0, {left, now}, now + ((cap - left) * 1000) / rate
   end
+  return false, whole(tokens), ((cap - tokens) * 1000) / rate, ((cost - tokens) * 1000) / rate
+end
+
+local function gcra(key, now, rate, cap, cost)
+  local s = read(key, 1)
+  local interval = 1000 / rate
+  local tolerance = cap * interval
+  local tat = now
+  if s then tat = math.max(s[1], now) end
+  local next_tat = tat + cost * interval
+  if next_tat - now <= tolerance + EPS_MS then
+    return true, whole((tolerance - (next_tat - now)) / interval), next_tat - now, 0, {next_tat}, next_tat
+  end
+  return false, whole((tolerance - (tat - now)) / interval), tat - now, next_tat - now - tolerance
+end
+
+local function fixed_window(key, now, cap, w, cost)
+  local s = read(key, 2)
+  local start = math.floor(now / w) * w
+  local count = 0
+  if s and s[1] == start then count = s[2] end
+  local reset = start + w - now
+  if count + cost <= cap then return true, cap - count - cost, reset, 0, {start, count + cost}, start + w end
+  return false, math.max(0, cap - count), reset, reset
+end
+
+local function sliding_window(key, now, cap, w, cost)
+  local s = read(key, 3)
+  local start = math.floor(now / w) * w
+  local current, previous = 0, 0
+  if s and s[1] == start then current, previous = s[2], s[3]
+  elseif s and s[1] == start - w then previous = s[2] end
+  local estimate = previous * ((start + w - now) / w) + current
+  if estimate + cost <= cap + EPS then
+    local idle = start + w
+    if current + cost > 0 then idle = start + 2 * w end
+    return true, whole(cap - estimate - cost), start + 2 * w - now, 0, {start, current + cost, previous}, idle
+  end
+  local reset = start + w - now
+  if current > 0 then reset = start + 2 * w - now end
+  local room = cap - cost - current
+  local retry
+  if room >= 0 and previous > 0 then retry = start + w - (room * w) / previous - now
+  else retry = start + 2 * w - ((cap - cost) * w) / current - now end
+  return false, whole(cap - estimate), reset, retry
+end
+
+-- Expired leases are the slots of instances that died holding them.
+local function concurrency(key, now, cap)
+  if type(redis.pcall('ZREMRANGEBYSCORE', key, '-inf', fmt(now))) == 'table' then redis.call('DEL', key) end
+  local count = redis.call('ZCARD', key)
+  if count + 1 <= cap then return true, cap - count - 1, 0, 0 end
+  return false, 0, 0, 1000
+end
+
+local clock
+local out, k, a = {}, 0, 1
+while a <= #ARGV do
+  local now = tonumber(ARGV[a])
+  if ARGV[a] == '' then
+    if not clock then
+      local t = redis.call('TIME')
+      clock = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+    end
+    now = clock
+  end
+  local n, cost = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
+  a = a + 3
+  local steps, refused = {}, false
+  for i = 1, n do
+    local key = KEYS[k + i]
+    local algo, rate, cap, w = ARGV[a], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
+    local ok, remaining, reset, retry, nxt, idle
+    if algo == '1' then ok, remaining, reset, retry, nxt, idle = token_bucket(key, now, rate, cap, cost)
+    elseif algo == '2' then ok, remaining, reset, retry, nxt, idle = gcra(key, now, rate, cap, cost)
+    elseif algo == '3' then ok, remaining, reset, retry, nxt, idle = fixed_window(key, now, cap, w, cost)
+    elseif algo == '4' then ok, remaining, reset, retry, nxt, idle = sliding_window(key, now, cap, w, cost)
+    else ok, remaining, reset, retry = concurrency(key, now, cap) end
+    if not ok and ARGV[a + 4] == '1' then refused = true end
+    steps[i] = {ok, remaining, reset, retry, nxt, idle, algo, tonumber(ARGV[a + 5]), ARGV[a + 6]}
+    a = a + 7
+  end
+  for i = 1, n do
+    local st = steps[i]
+    if st[1] and not refused then
+      local key = KEYS[k + i]
+      if st[7] == '5' then
+        local lease = st[8]
+        redis.call('ZADD', key, fmt(now + lease), st[9])
+        -- Every lease of one limit lasts leaseMs; never shorten the key's life below one (a lease changed by reload).
+        if redis.call('PTTL', key) < lease then redis.call('PEXPIRE', key, fmt(math.ceil(lease))) end
+      else
+        local parts = {}
+        for j = 1, #st[5] do parts[j] = fmt(st[5][j]) end
+        local px = math.max(1, math.ceil(st[6] - now))
+        if px < math.huge then redis.call('SET', key, table.concat(parts, ':'), 'PX', fmt(px))
+        else redis.call('SET', key, table.concat(parts, ':')) end
+      end
+    end
+    out[#out + 1] = st[1] and 1 or 0
+    out[#out + 1] = fmt(st[2])
+    out[#out + 1] = fmt(st[3])
+    out[#out + 1] = fmt(st[4])
+  end
+  k = k + n
 end
 return out
 `;
 
-/** The script's answer: 4 entries per key, in the order of KEYS. */
+/** The script's answer: 4 entries per limit, in the order of KEYS. */
 export type ScriptReply = ReadonlyArray<number | string>;
 
-/** The decision for the `index`-th key of a call. */
-export function parseReply(reply: ScriptReply, index: number): RawStep {
-  const at = index * 4;
-  return {
-    allowed: reply[at] === 1,
-    tokensLeft: Number(reply[at + 1]),
-    msUntilFull: Number(reply[at + 2]),
-    msUntilToken: Number(reply[at + 3]),
-  };
+export const ARGS_PER_LIMIT = 7;
+
+const ALGORITHM_CODE: Readonly<Record<AlgorithmName, string>> = {
+  token_bucket: '1',
+  gcra: '2',
+  fixed_window: '3',
+  sliding_window: '4',
+  concurrency: '5',
+};
+
+/**
+ * `<prefix>{<limit>:<scope key>}`: the braces are a Redis Cluster hash tag,
+ * so single-limit checks spread over the cluster by client.
+ */
+export function bucketKey(prefix: string, limitId: string, scopeKey: string): string {
+  return `${prefix}{${limitId}:${scopeKey}}`;
 }
 
 /**
- * `<prefix>{<policy>:<client>}`. The braces are a Redis Cluster hash tag: a
- * decision touches one key, and any future companion key of the same bucket
- * lands in the same slot.
+ * The Redis key of each limit of a check. On Cluster one script call must
+ * stay in one slot, so the keys of a check of several limits share the hash
+ * tag of its group: `<prefix>{<group>}<limit>:<scope key>`. The price: such
+ * checks shard by group (policy), not by client, so one busy policy loads
+ * one master; and a limit shared by several groups (scope global) is one
+ * budget per group on Cluster, not one in all. Standalone Redis has no slots
+ * and keeps the per-limit layout whatever the check.
  */
-export function bucketKey(prefix: string, policyId: string, clientKey: string): string {
-  return `${prefix}{${policyId}:${clientKey}}`;
+export function checkKeys(prefix: string, check: LimitCheck, cluster: boolean): string[] {
+  const { limits, keys } = check;
+  if (cluster && limits.length > 1) return limits.map((spec, i) => `${prefix}{${check.group}}${spec.id}:${keys[i] as string}`);
+  return limits.map((spec, i) => bucketKey(prefix, spec.id, keys[i] as string));
+}
+
+/**
+ * One check's ARGV (see CHECK_LUA). `now` undefined: the script reads Redis
+ * TIME. Numbers go as JS's shortest round-trip strings, which Lua parses back
+ * to the same double. `members[i]` is the lease id of a concurrency limit.
+ */
+export function encodeCheck(check: LimitCheck, now: number | undefined, members: readonly string[]): string[] {
+  const args = [now === undefined ? '' : String(now), String(check.limits.length), String(check.cost)];
+  check.limits.forEach((spec: LimitSpec, i) => {
+    args.push(
+      ALGORITHM_CODE[spec.algorithm],
+      String(spec.rate),
+      String(spec.capacity),
+      String(spec.windowMs),
+      spec.mode === 'enforce' ? '1' : '0',
+      String(spec.leaseMs),
+      members[i] ?? '',
+    );
+  });
+  return args;
+}
+
+/** The steps of `count` limits starting at the `first`-th limit of a call's reply. */
+export function parseSteps(reply: ScriptReply, first: number, count: number): LimitStep[] {
+  const steps = new Array<LimitStep>(count);
+  for (let i = 0; i < count; i++) {
+    const at = (first + i) * 4;
+    // Field by field in one order: one object shape for every step keeps header writing monomorphic.
+    steps[i] = { allowed: reply[at] === 1, remaining: num(reply[at + 1]), resetMs: num(reply[at + 2]), retryAfterMs: num(reply[at + 3]) };
+  }
+  return steps;
+}
+
+// C's %.17g spells infinities `inf` (a cost above a window's limit never fits), which Number() does not read.
+function num(v: number | string | undefined): number {
+  const n = Number(v);
+  if (!Number.isNaN(n)) return n;
+  if (v === 'inf') return Infinity;
+  if (v === '-inf') return -Infinity;
+  return NaN;
 }

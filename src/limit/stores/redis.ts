@@ -1,13 +1,13 @@
+import { randomBytes } from 'node:crypto';
 import { Cluster, Redis, type ClusterNode, type RedisOptions } from 'ioredis';
-import type { LimitPolicy, MemoryStoreConfig, RedisStoreConfig } from '../../config/types.js';
-import type { LimitDecision } from '../decision.js';
-import { roundStep, type RawStep } from '../algorithms/token-bucket.js';
+import type { MemoryStoreConfig, RedisStoreConfig } from '../../config/types.js';
+import type { LimitSpec } from '../algorithms/types.js';
 import type { Logger } from '../../observability/logging.js';
 import { MemoryStore } from './memory.js';
 import { OverLimitCache } from './over-limit-cache.js';
-import { TAKE_TOKENS_LUA, bucketKey, type ScriptReply } from './redis-script.js';
-import { DecisionBatcher } from './redis-batch.js';
-import { monotonicClock, type Clock, type LimitStore, type StoreHealth } from './store.js';
+import { CHECK_LUA, checkKeys, encodeCheck, type ScriptReply } from './redis-script.js';
+import { CheckBatcher } from './redis-batch.js';
+import { enforcedAllow, monotonicClock, type Clock, type LimitCheck, type LimitOutcome, type LimitStep, type LimitStore, type StoreHealth } from './store.js';
 
 /** `unavailable`: decided by on_error without asking, because Redis was known to be down. */
 export type StoreErrorReason = 'timeout' | 'connection' | 'script' | 'other' | 'unavailable';
@@ -20,11 +20,27 @@ export interface RedisStoreEvents {
 }
 
 type ScriptClient = (Redis | Cluster) & {
-  /** Standalone: a batch, the key count first. */
-  tgTakeTokens(numKeys: number, ...keysThenArgs: Array<string | number>): Promise<ScriptReply>;
-  /** Cluster: one key, declared as such so ioredis routes the call to that key's slot. */
-  tgTakeToken(key: string, rate: number, burst: number): Promise<ScriptReply>;
+  /**
+   * A batch of checks, the key count first. ioredis reads the keys of EVALSHA
+   * from that count, so on Cluster it routes the call to their (one) slot.
+   */
+  tgCheck(numKeys: number, ...keysThenArgs: string[]): Promise<ScriptReply>;
 };
+
+/** Test hooks: an injected clock, and whether the script takes `now` from it instead of Redis TIME. */
+export interface RedisStoreOptions {
+  memory: MemoryStoreConfig;
+  logger: Logger;
+  events: RedisStoreEvents;
+  /** Local time: the over-limit cache, the fallback store, and `now` itself when serverTime is false. */
+  clock?: Clock;
+  /**
+   * Default true: decide on Redis's clock (TIME), so gateway clocks may drift
+   * without changing limits. false: on `clock`, so tests can script exact
+   * timelines against a real Redis (key expiry stays real time).
+   */
+  serverTime?: boolean;
+}
 
 // How long a starting gateway waits for Redis before it listens anyway (on_error applies meanwhile).
 const STARTUP_WAIT_MS = 1000;
@@ -33,53 +49,62 @@ const STARTUP_WAIT_MS = 1000;
 const TIMEOUTS_BEFORE_SUSPEND = 3;
 const SUSPEND_MS = 500;
 
+// What on_error open and closed answer for every limit: no numbers to tell.
+const OPEN_STEP: LimitStep = { allowed: true, remaining: 0, resetMs: 0, retryAfterMs: 0 };
+const CLOSED_STEP: LimitStep = { allowed: false, remaining: 0, resetMs: 0, retryAfterMs: 1000 };
+
 /**
- * The distributed store: every instance shares one bucket per client in Redis,
- * so N gateways enforce the configured limit, not N times it.
+ * The distributed store: every instance shares each limit's state in Redis,
+ * so N gateways enforce the configured limits, not N times them.
  *
- * - Each decision is an atomic step of TAKE_TOKENS_LUA, run by EVALSHA
- *   (ioredis reloads the script on NOSCRIPT). Concurrent decisions are
- *   batched: those asked in one event-loop turn share one call
- *   (redis-batch.ts); on Redis Cluster, where one call must stay in one
- *   slot, each decision is its own call and ioredis auto-pipelines them.
- * - Clients Redis has refused are refused locally until their token is due
- *   (OverLimitCache), so a flood costs Redis almost nothing.
- * - A decision never waits longer than `timeout_ms`. When Redis cannot
- *   answer, `on_error` decides: `local` limits with this instance's memory
- *   store, `open` allows, `closed` refuses (503). Reconnection is automatic,
- *   with backoff capped at 1 s.
+ * - Each check is one atomic step of CHECK_LUA (all its limits decided
+ *   together, all or nothing stored), run by EVALSHA (ioredis reloads the
+ *   script on NOSCRIPT). Concurrent checks are batched: those asked in one
+ *   event-loop turn share one call (redis-batch.ts); on Redis Cluster, where
+ *   one call must stay in one slot, each check is its own call and ioredis
+ *   auto-pipelines them.
+ * - Concurrency slots are leases in a sorted set: `release` removes ours, and
+ *   a lease of an instance that crashed expires after `leaseMs`.
+ * - Limit keys Redis has refused are refused locally until the same request
+ *   would pass (OverLimitCache), so a flood costs Redis almost nothing.
+ * - A check never waits longer than `timeout_ms`. When Redis cannot answer,
+ *   `on_error` decides: `local` limits with this instance's memory store,
+ *   `open` allows, `closed` refuses (503). Reconnection is automatic, with
+ *   backoff capped at 1 s.
  */
 export class RedisStore implements LimitStore {
   readonly #client: ScriptClient;
-  readonly #batcher: DecisionBatcher;
+  readonly #batcher: CheckBatcher;
   readonly #config: RedisStoreConfig;
   readonly #fallback: MemoryStore;
   readonly #cache = new OverLimitCache();
   readonly #clock: Clock;
+  readonly #serverTime: boolean;
   readonly #logger: Logger;
   readonly #events: RedisStoreEvents;
+  // Lease ids: unique across instances (random) and within one (counter).
+  readonly #leasePrefix = randomBytes(8).toString('hex');
+  #leases = 0;
   #up = false;
   #timeoutsInARow = 0;
   #readyWaiters: Array<() => void> = [];
+  // On the process's own clock, not the injected one: responsiveness is real time.
   #suspendedUntil = 0;
   // Set while Redis is connected but not answering in time; logged once per episode.
   #unresponsive = false;
   #closed = false;
 
-  constructor(
-    config: RedisStoreConfig,
-    options: { memory: MemoryStoreConfig; logger: Logger; events: RedisStoreEvents; clock?: Clock },
-  ) {
+  constructor(config: RedisStoreConfig, options: RedisStoreOptions) {
     this.#config = config;
     this.#logger = options.logger;
     this.#events = options.events;
     this.#clock = options.clock ?? monotonicClock;
+    this.#serverTime = options.serverTime ?? true;
     this.#fallback = new MemoryStore(options.memory, { clock: this.#clock });
     this.#client = connect(config);
-    // No numberOfKeys on the batch command: the key count is the first argument of each call.
-    if (config.cluster) this.#client.defineCommand('tgTakeToken', { numberOfKeys: 1, lua: TAKE_TOKENS_LUA });
-    else this.#client.defineCommand('tgTakeTokens', { lua: TAKE_TOKENS_LUA });
-    this.#batcher = new DecisionBatcher((keys, args) => this.#sendBatch(keys, args), { maxBatch: config.cluster ? 1 : undefined });
+    // No numberOfKeys: the key count is the first argument of each call.
+    this.#client.defineCommand('tgCheck', { lua: CHECK_LUA });
+    this.#batcher = new CheckBatcher((keys, args) => this.#sendBatch(keys, args), { maxBatch: config.cluster ? 1 : undefined });
     this.#client.on('ready', () => void this.#connectAll().then(() => this.#setUp(true)));
     this.#client.on('close', () => this.#setUp(false, 'connection closed'));
     // ioredis emits 'error' on every failed reconnect; the state change is logged once.
@@ -87,36 +112,33 @@ export class RedisStore implements LimitStore {
     this.#events.onStateChange(false);
   }
 
-  consume(policy: LimitPolicy, key: string): LimitDecision | Promise<LimitDecision> {
+  check(check: LimitCheck): LimitOutcome | Promise<LimitOutcome> {
+    if (check.limits.length === 0) return { allowed: true, steps: [] };
     const now = this.#clock();
-    const cacheKey = `${policy.id}\u0000${key}`;
-    const refused = this.#cache.get(cacheKey, now);
+    const keys = checkKeys(this.#config.keyPrefix, check, this.#config.cluster);
+    const refused = this.#cache.size > 0 ? this.#cachedRefusal(check, keys, now) : undefined;
     if (refused !== undefined) {
       this.#events.onLocalDenial();
-      return decide(policy, { allowed: false, tokensLeft: 0, msUntilFull: refused.msUntilFull, msUntilToken: refused.msUntilToken });
+      return refused;
     }
-    if (!this.#up || now < this.#suspendedUntil) {
+    if (!this.#up || performance.now() < this.#suspendedUntil) {
       this.#events.onError('unavailable');
-      return this.#withoutRedis(policy, key);
+      return this.#withoutRedis(check);
     }
-    return this.#batcher.take(bucketKey(this.#config.keyPrefix, policy.id, key), policy.rate, policy.burst).then(
-      (raw) => {
-        if (!raw.allowed) this.#cache.remember(cacheKey, this.#clock(), raw.msUntilToken, raw.msUntilFull);
-        return decide(policy, raw);
-      },
+    const members = check.limits.map((spec) => (spec.algorithm === 'concurrency' ? `${this.#leasePrefix}:${(this.#leases++).toString(36)}` : ''));
+    const args = encodeCheck(check, this.#serverTime ? undefined : now, members);
+    return this.#batcher.take(keys, args).then(
+      (steps) => this.#outcome(check, keys, members, steps, now),
       (err: Error) => {
         this.#events.onError(classify(err));
-        return this.#withoutRedis(policy, key);
+        return this.#withoutRedis(check);
       },
     );
   }
 
-  /** One script call for a batch; its outcome feeds the responsiveness state once per call, not per decision. */
-  #sendBatch(keys: string[], args: number[]): Promise<ScriptReply> {
-    const call = this.#config.cluster
-      ? this.#client.tgTakeToken(keys[0] as string, args[0] as number, args[1] as number)
-      : this.#client.tgTakeTokens(keys.length, ...keys, ...args);
-    return call.then(
+  /** One script call for a batch; its outcome feeds the responsiveness state once per call, not per check. */
+  #sendBatch(keys: string[], args: string[]): Promise<ScriptReply> {
+    return this.#client.tgCheck(keys.length, ...keys, ...args).then(
       (reply) => {
         this.#timeoutsInARow = 0;
         if (this.#unresponsive) this.#setResponsive(true);
@@ -127,6 +149,56 @@ export class RedisStore implements LimitStore {
         throw err;
       },
     );
+  }
+
+  #outcome(check: LimitCheck, keys: string[], members: string[], steps: LimitStep[], now: number): LimitOutcome {
+    const { limits } = check;
+    const allowed = enforcedAllow(limits, steps);
+    if (!allowed) {
+      limits.forEach((spec, i) => {
+        const step = steps[i] as LimitStep;
+        if (!step.allowed && spec.mode === 'enforce' && spec.algorithm !== 'concurrency') this.#cache.remember(keys[i] as string, spec, check.cost, now, step);
+      });
+      return { allowed, steps };
+    }
+    const held = limits.some((spec, i) => spec.algorithm === 'concurrency' && (steps[i] as LimitStep).allowed);
+    if (!held) return { allowed, steps };
+    return { allowed, steps, release: this.#releaser(limits, keys, members, steps) };
+  }
+
+  /**
+   * A check refused from the cache, without a round trip: the cached limits'
+   * steps as Redis last gave them; the others are not asked, and report full
+   * (headers only ever use the refusing step).
+   */
+  #cachedRefusal(check: LimitCheck, keys: string[], now: number): LimitOutcome | undefined {
+    const { limits, cost } = check;
+    let steps: LimitStep[] | undefined;
+    for (let i = 0; i < limits.length; i++) {
+      const spec = limits[i] as LimitSpec;
+      if (spec.mode !== 'enforce' || spec.algorithm === 'concurrency') continue;
+      const step = this.#cache.get(keys[i] as string, spec, cost, now);
+      if (step === undefined) continue;
+      steps ??= limits.map((s) => ({ allowed: true, remaining: s.capacity, resetMs: 0, retryAfterMs: 0 }));
+      steps[i] = step;
+    }
+    return steps === undefined ? undefined : { allowed: false, steps };
+  }
+
+  /**
+   * Gives back the leases one admitted check took: fire and forget (a lost
+   * ZREM only holds the slot until its lease expires); idempotent.
+   */
+  #releaser(limits: readonly LimitSpec[], keys: string[], members: string[], steps: LimitStep[]): () => void {
+    let released = false;
+    return () => {
+      if (released || this.#closed) return;
+      released = true;
+      limits.forEach((spec, i) => {
+        if (spec.algorithm !== 'concurrency' || !(steps[i] as LimitStep).allowed) return;
+        this.#client.zrem(keys[i] as string, members[i] as string).catch((err: Error) => this.#events.onError(classify(err)));
+      });
+    };
   }
 
   size(): number {
@@ -172,14 +244,14 @@ export class RedisStore implements LimitStore {
     ]);
   }
 
-  #withoutRedis(policy: LimitPolicy, key: string): LimitDecision {
+  #withoutRedis(check: LimitCheck): LimitOutcome {
     switch (this.#config.onError) {
       case 'local':
-        return this.#fallback.consume(policy, key);
+        return this.#fallback.check(check);
       case 'open':
-        return { allowed: true, policy, remaining: 0, resetSeconds: 0, retryAfterSeconds: 0, reason: 'store_unavailable' };
+        return { allowed: true, steps: check.limits.map(() => OPEN_STEP), reason: 'store_unavailable' };
       case 'closed':
-        return { allowed: false, policy, remaining: 0, resetSeconds: 0, retryAfterSeconds: 1, reason: 'store_unavailable' };
+        return { allowed: false, steps: check.limits.map(() => CLOSED_STEP), reason: 'store_unavailable' };
     }
   }
 
@@ -187,7 +259,7 @@ export class RedisStore implements LimitStore {
     if (classify(err) !== 'timeout') return;
     if (++this.#timeoutsInARow >= TIMEOUTS_BEFORE_SUSPEND) {
       this.#timeoutsInARow = 0;
-      this.#suspendedUntil = this.#clock() + SUSPEND_MS;
+      this.#suspendedUntil = performance.now() + SUSPEND_MS;
       if (!this.#unresponsive) this.#setResponsive(false);
     }
   }
@@ -213,12 +285,6 @@ export class RedisStore implements LimitStore {
       this.#logger.warn({ store: 'redis', on_error: this.#config.onError, reason: why }, 'store: redis unavailable');
     }
   }
-}
-
-// Built field by field in the memory store's order: one object shape for every decision keeps header writing monomorphic.
-function decide(policy: LimitPolicy, raw: RawStep): LimitDecision {
-  const step = roundStep(raw);
-  return { allowed: step.allowed, policy, remaining: step.remaining, resetSeconds: step.resetSeconds, retryAfterSeconds: step.retryAfterSeconds };
 }
 
 function classify(err: Error): StoreErrorReason {

@@ -1,15 +1,48 @@
-import type { LimitPolicy } from '../../config/types.js';
-import type { LimitDecision } from '../decision.js';
+import type { LimitSpec, Step } from '../algorithms/types.js';
 
 /**
- * Where bucket state lives. The request path only ever calls `consume`, so a
+ * One request's limits, decided together: the request passes only if every
+ * enforced limit allows it, and when one refuses, none is consumed.
+ */
+export interface LimitCheck {
+  /**
+   * Stable id of this set of limits (route policy, plus plan). On Redis
+   * Cluster a set of several limits shares this hash tag so one script can
+   * decide them atomically.
+   */
+  readonly group: string;
+  readonly limits: readonly LimitSpec[];
+  /** Each limit's scope key, in order: the client's key, `route:<path>` or `global`. */
+  readonly keys: readonly string[];
+  /** Tokens (or window units) the request takes from each limit. */
+  readonly cost: number;
+}
+
+/** One limit's part of an outcome. */
+export type LimitStep = Omit<Step, 'next'>;
+
+export interface LimitOutcome {
+  /** No enforced limit refused (shadow limits never refuse). */
+  readonly allowed: boolean;
+  /** One per limit of the check, in order. */
+  readonly steps: readonly LimitStep[];
+  /**
+   * Set when the answer is not the limits' own: `capacity` (memory store
+   * full of other clients), `store_unavailable` (Redis down, on_error open or closed).
+   */
+  readonly reason?: 'capacity' | 'store_unavailable';
+  /** Present when the request holds concurrency slots: call once when it ends. */
+  readonly release?: () => void;
+}
+
+/**
+ * Where limit state lives. The request path only ever calls `check`, so a
  * shared store (Redis) can replace the in-memory one without touching it.
- * `consume` may answer synchronously (memory) or with a promise (network).
+ * `check` may answer synchronously (memory) or with a promise (network).
  */
 export interface LimitStore {
-  /** Takes one token from `key`'s bucket under `policy` and says whether the request may pass. */
-  consume(policy: LimitPolicy, key: string): LimitDecision | Promise<LimitDecision>;
-  /** Buckets currently held by this process (the `throttlegate_active_clients` gauge). */
+  check(check: LimitCheck): LimitOutcome | Promise<LimitOutcome>;
+  /** States currently held by this process (the `throttlegate_active_clients` gauge). */
   size(): number;
   /** Whether decisions come from the store itself ('ok'), a fallback ('degraded'), or nowhere ('down'). */
   health(): StoreHealth;
@@ -24,7 +57,14 @@ export interface LimitStore {
 
 export type StoreHealth = 'ok' | 'degraded' | 'down';
 
-/** Milliseconds from an arbitrary origin; only differences matter. Injected so tests control time. */
+/** Milliseconds since the Unix epoch, monotonic within a process. Injected so tests control time. */
 export type Clock = () => number;
 
-export const monotonicClock: Clock = () => performance.now();
+// Epoch-based so fixed windows align to UTC like Redis TIME, and monotonic (no NTP steps).
+export const monotonicClock: Clock = () => performance.timeOrigin + performance.now();
+
+/** Whether an outcome's enforced steps allowed: the one rule every store applies. */
+export function enforcedAllow(limits: readonly LimitSpec[], steps: readonly LimitStep[]): boolean {
+  for (let i = 0; i < limits.length; i++) if (!(steps[i] as LimitStep).allowed && (limits[i] as LimitSpec).mode === 'enforce') return false;
+  return true;
+}
