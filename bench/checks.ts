@@ -31,6 +31,8 @@ export function targetChecks(results: Results): string[] {
     ...costLine(results, 'b', 'a'),
     ...ratioLine(results, ahead('b', 'k', 'pass-through, memory stores (informational)')),
     ...ratioLine(results, { x: 'l', ref: 'b', threshold: 0.9, claim: '(l) >= 0.9 × (b) req/s: a 3-target pool against the single upstream' }),
+    ...ratioLine(results, { x: 'm', ref: 'b', threshold: 0.8, claim: '(m) >= 0.8 × (b) req/s: an API-key plan lookup and three limits against one limit' }),
+    ...costLine(results, 'm', 'b'),
     ...ratioLine(results, flood('c')),
     ...bottleneckLine(results, 'c'),
     ...rssLines(results),

@@ -9,6 +9,8 @@ import { openSync, writeSync } from 'node:fs';
 import { buildGateway, parseConfig } from '../src/index.js';
 import { batchedLines, createLogger, type LineSink } from '../src/observability/logging.js';
 import { announce, fail, portArg, portOf } from './child.js';
+import { hashApiKey } from '../src/limit/api-keys.js';
+import { SINGLE_KEY } from './load.js';
 
 /** A rate-limit policy in config terms (burst must be an integer >= 1). */
 export interface BenchPolicy {
@@ -91,6 +93,41 @@ export function runPoolGateway(name: string): void {
   const ports = process.argv.slice(2).map((_, i) => portArg(name, 2 + i));
   if (ports.length < 2) fail(new Error(`usage: node ${name} ORIGIN_PORT ORIGIN_PORT...`));
   const config = parseConfig(gatewayYaml(ports, NEVER), '<bench>', {});
+  const logger = createLogger(process.env.BENCH_LOG_LEVEL ?? 'info', batchedLines(devNull()));
+  buildGateway(config, { port: 0, host: '127.0.0.1', logger })
+    .then((gateway) => gateway.listen().then(() => announce(portOf(gateway.server.address()))))
+    .catch(fail);
+}
+
+/**
+ * (m): (b) with the issue 4 work on every request: the bench's key is an
+ * api_keys entry of plan `pro` (a SHA-256 and a lookup), whose two limits
+ * (token bucket, sliding window) join the route's shared gcra limit: three
+ * limits decided together. None ever refuses.
+ */
+export function runPlanGateway(name: string): void {
+  const originPort = portArg(name);
+  const yaml = gatewayYaml(originPort, NEVER).replace(
+    'routes:\n',
+    [
+      'plans:',
+      '  pro:',
+      '    limits:',
+      `      - { requests_per_second: ${NEVER.requestsPerSecond}, burst: ${NEVER.burst} }`,
+      '      - { algorithm: sliding_window, limit: 1000000000, window: 1s }',
+      'api_keys:',
+      `  - { id: bench, hash: "${hashApiKey(SINGLE_KEY)}", plan: pro }`,
+      'routes:',
+      '',
+    ].join('\n'),
+  ).replace(
+    `    upstream: http://127.0.0.1:${originPort}\n`,
+    `    upstream: http://127.0.0.1:${originPort}\n    rate_limit:\n      limits:\n` +
+      `        - { requests_per_second: ${NEVER.requestsPerSecond}, burst: ${NEVER.burst} }\n` +
+      `        - { algorithm: gcra, requests_per_second: ${NEVER.requestsPerSecond}, burst: ${NEVER.burst}, scope: route }\n`,
+  );
+  const config = parseConfig(yaml, '<bench>', {});
+  if (config.routes[0]?.limitSets?.plans.pro?.limits.length !== 3) fail(new Error('(m): the plan set should hold three limits'));
   const logger = createLogger(process.env.BENCH_LOG_LEVEL ?? 'info', batchedLines(devNull()));
   buildGateway(config, { port: 0, host: '127.0.0.1', logger })
     .then((gateway) => gateway.listen().then(() => announce(portOf(gateway.server.address()))))

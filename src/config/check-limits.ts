@@ -1,6 +1,6 @@
 import type { ConfigProblem } from './problems.js';
 import type { RawConfig } from './defaults.js';
-import { effectiveLimits, LIMIT_FIELDS, ownLimits, parseCidr, type RawLimit, type RawRateLimit } from './policies.js';
+import { effectiveLimits, LIMIT_FIELDS, ownLimits, parseCidr, POLICY_DEFAULTS, type RawLimit, type RawRateLimit } from './policies.js';
 import { createJwtVerifier } from '../limit/jwt.js';
 import { parseDuration } from './duration.js';
 
@@ -124,9 +124,14 @@ function checkRoutes(raw: RawConfig): ConfigProblem[] {
   raw.routes.forEach((r, i) => {
     const at = `routes[${i}]`;
     const block = r.rate_limit === false ? undefined : (r.rate_limit ?? raw.rate_limit);
-    const keySources = (r.rate_limit ? r.rate_limit.key : undefined) ?? raw.rate_limit?.key ?? [];
-    if (r.require_api_key && !keysConfigured && !keySources.some((k) => k.startsWith('jwt:'))) {
-      problems.push({ path: `${at}.require_api_key`, message: 'needs api_keys (or a jwt: key source) to check clients against' });
+    // The sources the limit hook reads (route.identity): a route's own, else the default policy's; none after `ip` is ever tried.
+    const listed: readonly string[] = (r.rate_limit ? r.rate_limit.key : undefined) ?? raw.rate_limit?.key ?? POLICY_DEFAULTS.key;
+    const keySources = listed.includes('ip') ? listed.slice(0, listed.indexOf('ip')) : listed;
+    const jwtSource = keySources.some((k) => k.startsWith('jwt:'));
+    if (r.require_api_key && !keysConfigured && !jwtSource) {
+      problems.push({ path: `${at}.require_api_key`, message: `needs api_keys (or a jwt: key source) to check clients against` });
+    } else if (r.require_api_key && !jwtSource && !keySources.some((k) => k.startsWith('header:') || k.startsWith('query:'))) {
+      problems.push({ path: `${at}.require_api_key`, message: `no key source before ip can carry an API key (key: [${listed.join(', ')}]), so every request would get 401` });
     }
     const cost = r.cost ?? 1;
     if (cost === 1 || block === undefined) return;

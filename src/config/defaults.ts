@@ -2,7 +2,7 @@ import type { AccessRules, ApiKeyConfig, BalanceKind, GatewayConfig, LimitPolicy
 import type { LimitSpec } from '../limit/algorithms/types.js';
 import type { JwtAlgorithm, JwtVerifierConfig } from '../limit/jwt.js';
 import { parseDuration } from './duration.js';
-import { buildLimitSets, buildLimits, buildPolicy, mergeAccess, parseAccessList, type RawLimit, type RawRateLimit } from './policies.js';
+import { buildLimitSets, buildLimits, buildPolicy, mergeAccess, parseAccessList, parseKeySource, POLICY_DEFAULTS, type RawLimit, type RawRateLimit } from './policies.js';
 
 /** Methods a route proxies (all of them unless it lists `methods:`); any other method is answered 405. */
 export const PROXIED_METHODS = ['DELETE', 'GET', 'HEAD', 'PATCH', 'POST', 'PUT', 'OPTIONS'] as const;
@@ -185,6 +185,10 @@ function buildRoute(r: RawRoute, index: number, context: RouteContext): RouteCon
     tlsVerify: r.tls_verify ?? DEFAULTS.route.tls_verify,
     policy,
     limitSets: policy ? buildLimitSets(policy, context.plans) : null,
+    identity: policy ?? {
+      key: (context.rawDefault?.key ?? POLICY_DEFAULTS.key).map(parseKeySource),
+      ipv6Subnet: context.rawDefault?.ipv6_subnet ?? POLICY_DEFAULTS.ipv6_subnet,
+    },
     cost: r.cost ?? DEFAULTS.route.cost,
     requireApiKey: r.require_api_key ?? false,
     access: mergeAccess(context.access, r, context.keyIds),

@@ -105,6 +105,12 @@ export interface RouteConfig {
   readonly policy: LimitPolicy | null;
   /** The policy's limits for anonymous clients, and for each plan (plan limits plus the policy's route and global ones). */
   readonly limitSets: { readonly anonymous: LimitSet; readonly plans: Readonly<Record<string, LimitSet>> } | null;
+  /**
+   * How clients are told apart on this route: the policy's sources, or for a
+   * route with `rate_limit: false` the default policy's (require_api_key and
+   * allow/deny by key id still need to know who calls).
+   */
+  readonly identity: { readonly key: readonly KeySource[]; readonly ipv6Subnet: number };
   /** Tokens each request takes from every limit (`cost:`). */
   readonly cost: number;
   /** A request without a known API key or a verified JWT is refused 401. */

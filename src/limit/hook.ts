@@ -9,7 +9,6 @@ import { AccessMatcher } from './access.js';
 import type { ApiKeyIndex } from './api-keys.js';
 import type { JwtVerifier } from './jwt.js';
 import { DelayQueues } from './queue.js';
-import { parseKeySource, POLICY_DEFAULTS } from '../config/policies.js';
 import { sendGatewayError } from '../respond.js';
 
 /** What the limit step reports to metrics. `plan` is a configured plan name or `anonymous`: bounded. */
@@ -26,9 +25,6 @@ export interface LimitContext {
   readonly clock: Clock;
   readonly events: LimitEvents;
 }
-
-// Identity for routes that are not limited but check keys (require_api_key, allow/deny by key id).
-const DEFAULT_KEY_SOURCES = POLICY_DEFAULTS.key.map(parseKeySource);
 
 /**
  * The last step of the gateway's onRequest hook (gateway/app.ts), in order:
@@ -54,7 +50,7 @@ export function createLimitHook(context: LimitContext) {
     const policy = route.policy;
     const access = matcherOf(route);
     if (policy === null && !route.requireApiKey && access.empty) return done();
-    const client = identifyClient(request.raw, state.query, policy?.key ?? DEFAULT_KEY_SOURCES, state.clientIp, policy?.ipv6Subnet ?? POLICY_DEFAULTS.ipv6_subnet, {
+    const client = identifyClient(request.raw, state.query, route.identity.key, state.clientIp, route.identity.ipv6Subnet, {
       apiKeys: context.apiKeys,
       jwt: context.jwt,
       now: context.clock(),
@@ -100,7 +96,8 @@ export function createLimitHook(context: LimitContext) {
       const arrived = context.clock();
       const cancel = queues.enqueue(`${set.group}\u0000${client.key}`, onLimit.maxQueue, outcome, {
         attempt: () => store.check(check),
-        waitOf: (o) => waitOf(set.limits, o),
+        waitOf: (o, ahead) => waitOf(set.limits, o, ahead),
+        cost: route.cost,
         deadline: arrived + onLimit.delayUpToMs,
         finish: (o) => {
           reply.raw.off('close', cancel as () => void);
@@ -134,11 +131,19 @@ function checkOf(set: LimitSet, client: ClientIdentity, route: RouteConfig): Lim
   return { group: set.group, limits: set.limits, keys, cost: route.cost };
 }
 
-/** The wait until every refusing enforced limit would allow: the longest of their waits. */
-function waitOf(limits: readonly LimitSpec[], outcome: LimitOutcome): number {
+/**
+ * The wait until every refusing enforced limit would allow: the longest of
+ * their waits, each lengthened, for the buckets, by the refill of the
+ * `unitsAhead` units queued requests will take first. Windows add nothing
+ * (a new window may admit the whole queue at once): a lower bound.
+ */
+function waitOf(limits: readonly LimitSpec[], outcome: LimitOutcome, unitsAhead: number): number {
   let wait = 0;
   outcome.steps.forEach((s, i) => {
-    if (!s.allowed && limits[i]?.mode === 'enforce') wait = Math.max(wait, s.retryAfterMs);
+    const l = limits[i];
+    if (s.allowed || l?.mode !== 'enforce') return;
+    const refill = l.algorithm === 'token_bucket' || l.algorithm === 'gcra' ? (unitsAhead * 1000) / l.rate : 0;
+    wait = Math.max(wait, s.retryAfterMs + refill);
   });
   return wait;
 }

@@ -4,8 +4,15 @@ import type { Clock, LimitOutcome } from './stores/store.js';
 export interface QueuedRequest {
   /** Asks the store again. */
   attempt(): LimitOutcome | Promise<LimitOutcome>;
-  /** Exact ms until a refused outcome's request could pass. */
-  waitOf(outcome: LimitOutcome): number;
+  /**
+   * Ms until a refused outcome's request could pass, with `unitsAhead` units
+   * (the costs of the requests queued before it) to be spent first. Never
+   * more than the real wait while those stay queued, so refusing on it never
+   * refuses a request that would have passed in time.
+   */
+  waitOf(outcome: LimitOutcome, unitsAhead: number): number;
+  /** Units this request takes from each limit (the route's cost). */
+  readonly cost: number;
   /** Clock instant after which the request is refused rather than held longer. */
   readonly deadline: number;
   /** Called once with the last outcome: allowed (go on) or refused (429). Never after cancel(). */
@@ -41,7 +48,10 @@ export class DelayQueues {
   enqueue(key: string, maxQueue: number, outcome: LimitOutcome, request: QueuedRequest): (() => void) | undefined {
     let queue = this.#queues.get(key);
     if (queue !== undefined && queue.length >= maxQueue) return undefined;
-    const wait = request.waitOf(outcome);
+    // Its turn comes after everyone queued ahead has passed, not when its own limits would allow it alone.
+    let ahead = 0;
+    for (const e of queue ?? []) ahead += e.request.cost;
+    const wait = request.waitOf(outcome, ahead);
     if (this.#clock() + wait > request.deadline) return undefined;
     if (queue === undefined) this.#queues.set(key, (queue = []));
     const entry: Entry = { request, last: outcome, cancelled: false, timer: undefined };
@@ -87,7 +97,7 @@ export class DelayQueues {
       head.request.finish(outcome);
       return this.#next(key, queue, 0);
     }
-    const wait = head.request.waitOf(outcome);
+    const wait = head.request.waitOf(outcome, 0);
     if (outcome.reason === undefined && this.#clock() + wait <= head.request.deadline) return this.#wake(key, queue, wait);
     this.#shift(key, queue);
     head.request.finish(outcome);

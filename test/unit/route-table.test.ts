@@ -25,6 +25,7 @@ const route = (path: string, index: number, extra: Partial<RouteConfig> = {}): R
   tlsVerify: true,
   policy: null,
   limitSets: null,
+  identity: { key: [{ kind: 'ip' }], ipv6Subnet: 64 },
   cost: 1,
   requireApiKey: false,
   access: { allow: { cidrs: [], keyIds: [] }, deny: { cidrs: [], keyIds: [] } },

@@ -20,12 +20,12 @@ export interface RedisStoreEvents {
 }
 
 type ScriptClient = (Redis | Cluster) & {
-  /**
-   * A batch of checks, the key count first. ioredis reads the keys of EVALSHA
-   * from that count, so on Cluster it routes the call to their (one) slot.
-   */
+  /** Standalone: a batch of checks, the key count first. */
   tgCheck(numKeys: number, ...keysThenArgs: string[]): Promise<ScriptReply>;
 };
+
+/** Cluster: one check of n keys, by a command declared with numberOfKeys n (see #sendCluster). */
+type KeyedCommand = (...keysThenArgs: string[]) => Promise<ScriptReply>;
 
 /** Test hooks: an injected clock, and whether the script takes `now` from it instead of Redis TIME. */
 export interface RedisStoreOptions {
@@ -103,7 +103,7 @@ export class RedisStore implements LimitStore {
     this.#fallback = new MemoryStore(options.memory, { clock: this.#clock });
     this.#client = connect(config);
     // No numberOfKeys: the key count is the first argument of each call.
-    this.#client.defineCommand('tgCheck', { lua: CHECK_LUA });
+    if (!config.cluster) this.#client.defineCommand('tgCheck', { lua: CHECK_LUA });
     this.#batcher = new CheckBatcher((keys, args) => this.#sendBatch(keys, args), { maxBatch: config.cluster ? 1 : undefined });
     this.#client.on('ready', () => void this.#connectAll().then(() => this.#setUp(true)));
     this.#client.on('close', () => this.#setUp(false, 'connection closed'));
@@ -138,7 +138,8 @@ export class RedisStore implements LimitStore {
 
   /** One script call for a batch; its outcome feeds the responsiveness state once per call, not per check. */
   #sendBatch(keys: string[], args: string[]): Promise<ScriptReply> {
-    return this.#client.tgCheck(keys.length, ...keys, ...args).then(
+    const call = this.#config.cluster ? this.#sendCluster(keys, args) : this.#client.tgCheck(keys.length, ...keys, ...args);
+    return call.then(
       (reply) => {
         this.#timeoutsInARow = 0;
         if (this.#unresponsive) this.#setResponsive(true);
@@ -149,6 +150,20 @@ export class RedisStore implements LimitStore {
         throw err;
       },
     );
+  }
+
+  /**
+   * ioredis's cluster auto-pipelining groups a custom command by its first
+   * argument, taken as a key: with the key count first, calls would be sent
+   * to the slot of "1" (MOVED, or a pipeline refused for mixing slots). So
+   * each key count gets its own command, declared with numberOfKeys, defined
+   * on first use (a policy has a handful of limits: a handful of commands).
+   */
+  #sendCluster(keys: string[], args: string[]): Promise<ScriptReply> {
+    const name = `tgCheck${keys.length}`;
+    const commands = this.#client as unknown as Record<string, KeyedCommand | undefined>;
+    if (commands[name] === undefined) this.#client.defineCommand(name, { numberOfKeys: keys.length, lua: CHECK_LUA });
+    return (commands[name] as KeyedCommand).call(this.#client, ...keys, ...args);
   }
 
   #outcome(check: LimitCheck, keys: string[], members: string[], steps: LimitStep[], now: number): LimitOutcome {
