@@ -156,6 +156,16 @@ fi
 
 # ---------------------------------------------------------------- config
 CONFIG="$TMP/config.yaml"
+# API keys are configured by hash only: `throttlegate hash-key KEY` prints the label and the hash.
+hash_of() { node dist/cli.js hash-key "$1" | tail -n 1; }
+PRO_HASH=$(hash_of demo-pro-key)
+FREE_HASH=$(hash_of demo-free-key)
+BANNED_HASH=$(hash_of demo-banned-key)
+# With api_keys configured only configured keys identify a client (an unknown one is limited by IP):
+# alice, bob and carol get entries without a plan, so the route's own limits apply to each.
+ALICE_HASH=$(hash_of alice)
+BOB_HASH=$(hash_of bob)
+CAROL_HASH=$(hash_of carol)
 cat >"$CONFIG" <<EOF
 # Written by demo.sh
 ${STORE_YAML}server:
@@ -168,13 +178,30 @@ rate_limit:                   # default policy (used by /auth)
   requests_per_second: 5
   burst: 10
   key: [header:x-api-key, ip]
+plans:
+  free: { limits: [ { requests_per_second: 0.5, burst: 3 }, { algorithm: fixed_window, limit: 1000, window: 1d } ] }
+  pro:  { limits: [ { algorithm: gcra, requests_per_second: 50, burst: 100 } ] }
+api_keys:
+  - { id: acme, hash: "${PRO_HASH}", plan: pro }
+  - { id: trial-42, hash: "${FREE_HASH}", plan: free }
+  - { id: banned, hash: "${BANNED_HASH}" }
+  - { id: alice, hash: "${ALICE_HASH}" }
+  - { id: bob, hash: "${BOB_HASH}" }
+  - { id: carol, hash: "${CAROL_HASH}" }
+deny: [banned]
 routes:
   - path: /api
     upstream: http://127.0.0.1:${API_PORT}
     rate_limit: { requests_per_second: 2, burst: 5 }
   - path: /api/v2
     upstream: http://127.0.0.1:${API_V2_PORT}
-    rate_limit: { requests_per_second: 20, burst: 40 }
+    rate_limit:
+      limits:
+        - { requests_per_second: 20, burst: 40 }
+        - { algorithm: sliding_window, limit: 1, window: 1h, mode: shadow }   # being rolled out
+  - path: /partner            # API keys only; each key gets its plan's limits
+    upstream: http://127.0.0.1:${API_V2_PORT}
+    require_api_key: true
   - path: /auth
     upstream: http://127.0.0.1:${AUTH_PORT}
   - path: /pool               # a pool: weighted round robin over two targets
@@ -187,7 +214,8 @@ EOF
 node dist/cli.js validate --config "$CONFIG" >"$TMP/validate.log" 2>&1 ||
   { sed 's/^/  | /' "$TMP/validate.log" >&2; die "the generated config does not validate"; }
 echo "config      $CONFIG (temp dir removed on exit; DEMO_KEEP_LOGS=1 keeps it)"
-echo "limits      /api 2/s burst 5 | /api/v2 20/s burst 40 | /auth (default) 5/s burst 10 | /pool none | key: x-api-key, else IP"
+echo "limits      /api 2/s burst 5 | /api/v2 20/s burst 40 (+ a shadow limit) | /auth (default) 5/s burst 10 | /pool none | key: x-api-key, else IP"
+echo "            /partner: API keys only; plan free 0.5/s burst 3 + 1000/day, plan pro 50/s burst 100 (gcra)"
 
 # ---------------------------------------------------------------- gateway
 GW_LOG="$TMP/gateway.log"
@@ -265,7 +293,7 @@ row "B  x-api-key: bob" "$B"
 [[ "$B" == "200 200 200 200 200 " ]] || PROBLEMS+=("bob: expected 5x 200, got: $B")
 
 heading "Other routes (alice, right after her /api flood)"
-for path in /api/v2/items /auth/login; do
+for path in /api/v2/items /api/v2/items /auth/login; do
   out=$(c -H "x-api-key: alice" -D "$TMP/h" -w '\n%{http_code}' "$BASE$path")
   code=${out##*$'\n'}
   body=${out%$'\n'*}
@@ -289,6 +317,26 @@ else
   done
   grep -q '{"error":"rate_limited","retry_after":[0-9]*}' <<<"$resp" || PROBLEMS+=("429 body is not {\"error\":\"rate_limited\",\"retry_after\":N}")
 fi
+
+heading "API keys and plans on /partner (require_api_key; keys are stored as SHA-256 hashes)"
+statuses() { # statuses N [curl args...]: N requests on one connection
+  local n=$1 args=() i
+  shift
+  for ((i = 0; i < n; i++)); do args+=(-o /dev/null "$BASE/partner/orders"); done
+  c "$@" -w '%{http_code} ' "${args[@]}"
+}
+NONE=$(statuses 1)
+UNKNOWN=$(statuses 1 -H "x-api-key: made-up-key")
+FREE=$(statuses 6 -H "x-api-key: demo-free-key")
+PRO=$(statuses 6 -H "x-api-key: demo-pro-key")
+BANNED=$(statuses 1 -H "x-api-key: demo-banned-key")
+printf '%-34s %s
+' "no key" "$NONE" "unknown key" "$UNKNOWN" "trial-42 (plan free, burst 3)" "$FREE" "acme (plan pro, burst 100)" "$PRO" "banned (on the deny list)" "$BANNED"
+[[ "$NONE" == "401 " && "$UNKNOWN" == "401 " ]] || PROBLEMS+=("/partner without a valid key: expected 401, got '$NONE' / '$UNKNOWN'")
+[[ "$FREE" == "200 200 200 429 "* ]] || PROBLEMS+=("/partner free plan: expected 3x 200 then 429, got: $FREE")
+[[ "$PRO" == "200 200 200 200 200 200 " ]] || PROBLEMS+=("/partner pro plan: expected 6x 200, got: $PRO")
+[[ "$BANNED" == "403 " ]] || PROBLEMS+=("/partner banned key: expected 403, got: $BANNED")
+echo "401 body: $(c "$BASE/partner/orders")   403 body: $(c -H "x-api-key: demo-banned-key" "$BASE/partner/orders")"
 
 if ((REDIS)); then
   heading "Two gateways, one Redis: carol's flood alternates between them (/api: 2 req/s, burst 5)"
@@ -351,8 +399,10 @@ cp "$TMP/config.before" "$CONFIG"
 
 heading "Metrics (GET /metrics, relevant lines)"
 metrics=$(c "$BASE/metrics") || PROBLEMS+=("GET /metrics failed")
-lines=$(grep -E '^throttlegate_(requests_total|rate_limited_total|active_clients|store_up|upstream_requests_total|config_reloads_total)' <<<"$metrics")
+lines=$(grep -E '^throttlegate_(requests_total|rate_limited_total|shadow_limited_total|active_clients|store_up|upstream_requests_total|config_reloads_total)' <<<"$metrics")
 printf '%s\n' "${lines:-"(none found)"}" | sed 's/^/  /'
+grep -q '^throttlegate_rate_limited_total{route="/partner",plan="free"} [1-9]' <<<"$lines" || PROBLEMS+=("/metrics does not count the free plan's 429s")
+grep -q '^throttlegate_shadow_limited_total{route="/api/v2",limit="/api/v2#2"} [1-9]' <<<"$lines" || PROBLEMS+=("/metrics does not count the shadow limit on /api/v2")
 for m in throttlegate_requests_total throttlegate_rate_limited_total throttlegate_active_clients; do
   grep -q "^$m" <<<"$lines" || PROBLEMS+=("/metrics has no $m series")
 done
@@ -366,6 +416,7 @@ if ((${#PROBLEMS[@]} > 0)); then
   exit 1
 fi
 echo "OK: alice was limited on /api, bob was not; /api/v2 and /auth have their own buckets."
+echo "OK: /partner took configured keys only: the free plan was limited at 3, pro was not, a denied key got 403."
 echo "OK: /pool balanced 2:1 over two targets; SIGHUP added a route live, an invalid file changed nothing."
 ((REDIS)) && echo "OK: two gateways sharing Redis enforced one limit for carol."
 if [[ -s "$GW_LOG" ]]; then echo "gateway log (warnings):"; sed 's/^/  | /' "$GW_LOG"; fi
