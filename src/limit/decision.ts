@@ -22,6 +22,8 @@ export interface LimitDecision {
   readonly reason?: 'capacity' | 'store_unavailable';
 }
 
+const MAX_RETRY_MS = 86_400_000;
+
 export function summarise(policy: LimitPolicy, set: LimitSet, outcome: LimitOutcome): LimitDecision {
   const { limits } = set;
   const { steps } = outcome;
@@ -36,7 +38,8 @@ export function summarise(policy: LimitPolicy, set: LimitSet, outcome: LimitOutc
     if (headline === -1) headline = i;
     else if (isCloser(step, steps[headline] as LimitStep, outcome.allowed)) headline = i;
   }
-  const wait = outcome.allowed || headline === -1 ? 0 : (steps[headline] as LimitStep).retryAfterMs;
+  // A wait no time can end (a cost above a limit: config validation refuses it) is told as a day.
+  const wait = outcome.allowed || headline === -1 ? 0 : Math.min((steps[headline] as LimitStep).retryAfterMs, MAX_RETRY_MS);
   return {
     allowed: outcome.allowed,
     policy,

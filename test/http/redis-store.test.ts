@@ -265,6 +265,14 @@ if (!redisAvailable()) {
     // Single-limit checks keep their per-client hash tag, spread over the masters.
     const singles = await Promise.all(['a', 'b', 'c', 'd'].map((k) => store.check(single(perClient, k))));
     assert.deepEqual(singles.map((o) => [o.allowed, o.reason]), Array(4).fill([true, undefined]));
+    // A restarted node has no scripts: NOSCRIPT is answered by one EVAL, not by on_error.
+    await Promise.all(cluster.urls.map(async (u) => {
+      const node = new Redis(u);
+      await node.script('FLUSH');
+      await node.quit();
+    }));
+    const afterFlush = await store.check(forClient('dave'));
+    assert.deepEqual([afterFlush.allowed, afterFlush.reason], [false, undefined], 'the route budget, still in Redis');
     await store.close();
   });
 }

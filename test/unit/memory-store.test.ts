@@ -89,3 +89,18 @@ test('100k distinct clients occupy one slot each', () => {
   for (let i = 0; i < 100_000; i++) store.check(single(p, `key-${i}`));
   assert.equal(store.size(), 100_000);
 });
+
+test('a reload that raises a limit under the same id: forgetting follows the new numbers', () => {
+  const { store, advance } = clockedStore();
+  const before = spec('reloaded', { rate: 1, capacity: 2 });
+  const after = spec('reloaded', { rate: 1, capacity: 10 });
+  store.check(single(before, 'c'));
+  store.check(single(before, 'c')); // empty: full again in 2 s under the old numbers
+  assert.equal(store.check(single(after, 'c')).steps[0]!.remaining, 0, 'state carried over to the new numbers');
+  advance(2000);
+  store.sweep();
+  // Under the new capacity the bucket holds 2 of 10 tokens: not idle, so not forgotten (that would hand out 10).
+  assert.equal(store.check(single(after, 'c')).steps[0]!.remaining, 1);
+  const other = spec('reloaded', { algorithm: 'fixed_window', rate: 1, capacity: 5, windowMs: 1000 });
+  assert.equal(store.check(single(other, 'c')).steps[0]!.remaining, 4, 'a new algorithm starts afresh');
+});

@@ -25,6 +25,9 @@ const SWEEP_BATCH = 50_000;
  */
 export class MemoryStore implements LimitStore {
   readonly #tables = new Map<string, StateTable>();
+  // The latest spec of each table: a reload may change a limit's numbers under the same id, and forgetting
+  // (idleAt) must follow the numbers now in force, as Redis expiry does from the next decision on.
+  readonly #specs = new Map<string, LimitSpec>();
   readonly #clock: Clock;
   readonly #maxKeys: number;
   readonly #reclaimIntervalMs: number;
@@ -107,16 +110,20 @@ export class MemoryStore implements LimitStore {
   async close(): Promise<void> {
     if (this.#timer) clearInterval(this.#timer);
     this.#tables.clear();
+    this.#specs.clear();
     this.#held = 0;
   }
 
+  /** One table per limit id and algorithm: a reload that changes a limit's algorithm changes the state's shape, so it starts afresh. */
   #table(spec: LimitSpec): StateTable {
-    let table = this.#tables.get(spec.id);
+    const key = tableKey(spec);
+    let table = this.#tables.get(key);
     if (table === undefined) {
       const algorithm = ALGORITHMS[spec.algorithm];
-      table = new StateTable(STATE_WIDTH[spec.algorithm], (state) => algorithm.idleAt(state, spec));
-      this.#tables.set(spec.id, table);
+      table = new StateTable(STATE_WIDTH[spec.algorithm], (state) => algorithm.idleAt(state, this.#specs.get(key) as LimitSpec));
+      this.#tables.set(key, table);
     }
+    if (this.#specs.get(key) !== spec) this.#specs.set(key, spec);
     return table;
   }
 
@@ -128,7 +135,7 @@ export class MemoryStore implements LimitStore {
       released = true;
       check.limits.forEach((spec, i) => {
         if (spec.algorithm !== 'concurrency' || !(steps[i] as Step).allowed) return;
-        const table = this.#tables.get(spec.id);
+        const table = this.#tables.get(tableKey(spec));
         const slot = table?.find(hashes[i] as number) ?? -1;
         if (table === undefined || slot === -1) return;
         const next = releaseSlot(table.read(slot));
@@ -166,3 +173,5 @@ export class MemoryStore implements LimitStore {
     };
   }
 }
+
+const tableKey = (spec: LimitSpec): string => `${spec.id}\u0000${spec.algorithm}`;

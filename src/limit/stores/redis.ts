@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { Cluster, Redis, type ClusterNode, type RedisOptions } from 'ioredis';
 import type { MemoryStoreConfig, RedisStoreConfig } from '../../config/types.js';
 import type { LimitSpec } from '../algorithms/types.js';
@@ -24,8 +24,7 @@ type ScriptClient = (Redis | Cluster) & {
   tgCheck(numKeys: number, ...keysThenArgs: string[]): Promise<ScriptReply>;
 };
 
-/** Cluster: one check of n keys, by a command declared with numberOfKeys n (see #sendCluster). */
-type KeyedCommand = (...keysThenArgs: string[]) => Promise<ScriptReply>;
+const CHECK_SHA = createHash('sha1').update(CHECK_LUA).digest('hex');
 
 /** Test hooks: an injected clock, and whether the script takes `now` from it instead of Redis TIME. */
 export interface RedisStoreOptions {
@@ -58,11 +57,10 @@ const CLOSED_STEP: LimitStep = { allowed: false, remaining: 0, resetMs: 0, retry
  * so N gateways enforce the configured limits, not N times them.
  *
  * - Each check is one atomic step of CHECK_LUA (all its limits decided
- *   together, all or nothing stored), run by EVALSHA (ioredis reloads the
- *   script on NOSCRIPT). Concurrent checks are batched: those asked in one
- *   event-loop turn share one call (redis-batch.ts); on Redis Cluster, where
- *   one call must stay in one slot, each check is its own call and ioredis
- *   auto-pipelines them.
+ *   together, all or nothing stored), run by EVALSHA, with EVAL on NOSCRIPT.
+ *   Concurrent checks are batched: those asked in one event-loop turn share
+ *   one call (redis-batch.ts); on Redis Cluster, where one call must stay in
+ *   one slot, each check is its own call and ioredis auto-pipelines them.
  * - Concurrency slots are leases in a sorted set: `release` removes ours, and
  *   a lease of an instance that crashed expires after `leaseMs`.
  * - Limit keys Redis has refused are refused locally until the same request
@@ -153,17 +151,23 @@ export class RedisStore implements LimitStore {
   }
 
   /**
-   * ioredis's cluster auto-pipelining groups a custom command by its first
-   * argument, taken as a key: with the key count first, calls would be sent
-   * to the slot of "1" (MOVED, or a pipeline refused for mixing slots). So
-   * each key count gets its own command, declared with numberOfKeys, defined
-   * on first use (a policy has a handful of limits: a handful of commands).
+   * Cluster: plain EVALSHA, not a defineCommand script. ioredis's cluster
+   * auto-pipelining routes a custom command by its first argument, which for
+   * a variable key count is the count ("1": the wrong slot, and a pipeline
+   * refused for mixing slots); a command per key count defined on first use
+   * crashes a pipeline created before it. EVALSHA is a command ioredis knows
+   * the keys of. NOSCRIPT (a restarted or flushed node) is answered as ioredis
+   * scripts do: one EVAL, which also caches the script again.
    */
   #sendCluster(keys: string[], args: string[]): Promise<ScriptReply> {
-    const name = `tgCheck${keys.length}`;
-    const commands = this.#client as unknown as Record<string, KeyedCommand | undefined>;
-    if (commands[name] === undefined) this.#client.defineCommand(name, { numberOfKeys: keys.length, lua: CHECK_LUA });
-    return (commands[name] as KeyedCommand).call(this.#client, ...keys, ...args);
+    const client = this.#client;
+    return client.evalsha(CHECK_SHA, keys.length, ...keys, ...args).then(
+      (reply) => reply as ScriptReply,
+      (err: Error) => {
+        if (!err.message.startsWith('NOSCRIPT')) throw err;
+        return client.eval(CHECK_LUA, keys.length, ...keys, ...args) as Promise<ScriptReply>;
+      },
+    );
   }
 
   #outcome(check: LimitCheck, keys: string[], members: string[], steps: LimitStep[], now: number): LimitOutcome {
