@@ -64,7 +64,11 @@ export function identifyClient(
       value = params.get(source.name) ?? undefined;
     }
     if (!value) continue;
-    if (context.apiKeys === null) return { key: `${source.kind === 'header' ? 'h' : 'q'}:${source.name}:${compact(value)}`, label: hashKey(value), keyId: null, plan: null, verified: false };
+    if (context.apiKeys === null) {
+      // The key itself is never stored: a shared store's key names are readable by whoever can read the store.
+      const digest = digestOf(value);
+      return { key: `${source.kind === 'header' ? 'h' : 'q'}:${source.name}:${digest.slice(0, 32)}`, label: `key:${digest.slice(0, 12)}`, keyId: null, plan: null, verified: false };
+    }
     const known = context.apiKeys.lookup(value);
     if (known === undefined) break;
     return { key: `id:${known.id}`, label: `id:${known.id}`, keyId: known.id, plan: known.plan, verified: true };
@@ -107,15 +111,20 @@ export function normaliseIp(ip: string, subnet = 64): string {
 
 /** What logs show for an API key not in api_keys: never the key itself. `throttlegate hash-key KEY` prints the same. */
 export function hashKey(value: string): string {
-  let label = labelCache.get(value);
-  if (label === undefined) {
-    label = `key:${sha256(value).slice(0, 12)}`;
-    if (labelCache.size >= 10_000) labelCache.clear();
-    labelCache.set(value, label);
-  }
-  return label;
+  return `key:${digestOf(value).slice(0, 12)}`;
 }
-const labelCache = new Map<string, string>();
+
+/** SHA-256 hex of a presented key, cached: a client sends the same key on every request. */
+function digestOf(value: string): string {
+  let digest = digestCache.get(value);
+  if (digest === undefined) {
+    digest = sha256(value);
+    if (digestCache.size >= 10_000) digestCache.clear();
+    digestCache.set(value, digest);
+  }
+  return digest;
+}
+const digestCache = new Map<string, string>();
 
 function sha256(value: string): string {
   return createHash('sha256').update(value).digest('hex');
