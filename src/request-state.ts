@@ -38,7 +38,7 @@ export interface RequestState {
   query: string;
   client: ClientIdentity | undefined;
   /** Settled before any limit: refused by deny (403) or require_api_key (401), or let past every limit by allow. */
-  gate: 'denied' | 'invalid_api_key' | 'bypassed' | undefined;
+  gate: 'denied' | 'blocked' | 'invalid_api_key' | 'bypassed' | undefined;
   decision: LimitDecision | undefined;
   /** How long on_limit held the request before it passed. */
   delayedMs: number | undefined;

@@ -3,11 +3,15 @@ import type { FastifyInstance } from 'fastify';
 import type { GatewayConfig } from './config/types.js';
 import { createStore } from './limit/stores/create.js';
 import type { LimitStore } from './limit/stores/store.js';
+import { LocalOverrides, type Overrides } from './limit/overrides.js';
+import { RedisOverrides } from './limit/redis-overrides.js';
 import { GatewayMetrics } from './observability/metrics.js';
 import { createLogger, type Logger } from './observability/logging.js';
 import { buildConfigApp, type Shared } from './gateway/app.js';
 import { Listener } from './gateway/listener.js';
 import { configHash, restartOnlyChanges } from './gateway/reload.js';
+import { buildAdminApp } from './admin/app.js';
+import type { FastifyInstance as AdminApp } from 'fastify';
 
 export interface GatewayOptions {
   /** Defaults to a pino logger at config.log.level on stdout. */
@@ -16,6 +20,8 @@ export interface GatewayOptions {
   store?: LimitStore;
   /** Overrides config.server.port (0 picks a free port: tests, demo). */
   port?: number;
+  /** Overrides config.admin.port. */
+  adminPort?: number;
   host?: string;
 }
 
@@ -27,10 +33,13 @@ export interface Gateway {
   /** The live config. */
   readonly config: GatewayConfig;
   readonly store: LimitStore;
+  readonly overrides: Overrides;
   readonly metrics: GatewayMetrics;
   readonly logger: Logger;
-  /** Starts listening; resolves to the base URL, e.g. `http://127.0.0.1:8080`. */
+  /** Starts listening (and the admin listener, when configured); resolves to the base URL, e.g. `http://127.0.0.1:8080`. */
   listen(): Promise<string>;
+  /** The admin API's base URL once listening, when `admin:` is configured. */
+  readonly adminUrl: string | undefined;
   /**
    * Makes `config` live for every request that arrives after it resolves;
    * requests in flight finish on the config they started with. Buckets are
@@ -50,11 +59,17 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
   // The gauge reads the store only when scraped; the store reports into the metrics.
   const metrics = new GatewayMetrics(() => store.size());
   const store: LimitStore = options.store ?? createStore(config, logger, metrics.storeEvents);
+  // Overrides live where the buckets do: shared through Redis, or this process's own. Expiry is wall-clock time, as every instance shares it.
+  const overrides: Overrides =
+    config.store.type === 'redis' && config.store.redis && options.store === undefined
+      ? new RedisOverrides(config.store.redis, logger, Date.now)
+      : new LocalOverrides(Date.now);
   let closing = false;
   const shared: Shared = {
     logger,
     metrics,
     store,
+    overrides,
     readiness: () => {
       if (closing) return { ready: false, reason: 'shutting_down' };
       const health = store.health();
@@ -64,6 +79,11 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
   const listener = new Listener(await buildConfigApp(config, shared), config.server);
   metrics.setConfigHash(configHash(config));
   let closed: Promise<void> | undefined;
+  // Its own app and listener: admin calls are never routed through the gateway's port.
+  const admin: AdminApp | undefined = config.admin
+    ? await buildAdminApp({ config: () => listener.live.config, store, overrides, logger, metrics, readiness: shared.readiness })
+    : undefined;
+  let adminUrl: string | undefined;
 
   return {
     server: listener.server,
@@ -74,8 +94,12 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
       return listener.live.config;
     },
     store,
+    overrides,
     metrics,
     logger,
+    get adminUrl() {
+      return adminUrl;
+    },
     async listen() {
       await store.whenReady?.();
       const host = options.host ?? config.server.host;
@@ -86,10 +110,12 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
           resolve();
         });
       });
-      const address = listener.server.address();
-      if (address === null || typeof address === 'string') throw new Error('listener has no TCP address');
-      const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-      return `http://${shown}:${address.port}`;
+      const url = urlOf(listener.server.address());
+      if (admin && config.admin) {
+        await admin.listen({ host: config.admin.host, port: options.adminPort ?? config.admin.port });
+        adminUrl = urlOf(admin.server.address());
+      }
+      return url;
     },
     async reload(next) {
       if (closing) throw new Error('the gateway is shutting down');
@@ -110,8 +136,16 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
     },
     close() {
       closing = true;
-      closed ??= listener.close().then(() => store.close());
+      closed ??= Promise.all([listener.close(), admin?.close()])
+        .then(() => Promise.all([store.close(), overrides.close()]))
+        .then(() => undefined);
       return closed;
     },
   };
+}
+
+function urlOf(address: ReturnType<Server['address']>): string {
+  if (address === null || typeof address === 'string') throw new Error('listener has no TCP address');
+  const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return `http://${shown}:${address.port}`;
 }

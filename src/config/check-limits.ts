@@ -26,7 +26,7 @@ export function checkLimits(raw: RawConfig): ConfigProblem[] {
   raw.routes.forEach((r, i) => r.rate_limit && policyBlocks.push([`routes[${i}].rate_limit`, r.rate_limit]));
   for (const [at, block] of policyBlocks) problems.push(...checkBlock(at, block));
   for (const [name, plan] of Object.entries(raw.plans ?? {})) plan.limits.forEach((l, j) => problems.push(...checkLimit(`plans.${name}.limits[${j}]`, l, true)));
-  problems.push(...checkKeys(raw), ...checkJwt(raw), ...checkRoutes(raw));
+  problems.push(...checkKeys(raw), ...checkJwt(raw), ...checkRoutes(raw), ...checkAdmin(raw));
   return problems;
 }
 
@@ -144,5 +144,20 @@ function checkRoutes(raw: RawConfig): ConfigProblem[] {
       if (cost > capacity) problems.push({ path: `${at}.cost`, message: `is ${cost}, more than a limit of ${owner} can ever allow (${capacity})` });
     }
   });
+  return problems;
+}
+
+function checkAdmin(raw: RawConfig): ConfigProblem[] {
+  const admin = raw.admin;
+  if (!admin) return [];
+  if (admin.token === undefined && admin.tokens === undefined) return [{ path: 'admin.token', message: 'is required (or tokens): every admin call needs a bearer token' }];
+  const ids = new Set<string>(admin.token === undefined ? [] : ['admin']);
+  const problems: ConfigProblem[] = [];
+  admin.tokens?.forEach((t, i) => {
+    if (ids.has(t.id)) problems.push({ path: `admin.tokens[${i}].id`, message: `"${t.id}" is used twice` });
+    ids.add(t.id);
+  });
+  const port = raw.server?.port ?? 8080;
+  if (admin.port !== undefined && admin.port !== 0 && admin.port === port) problems.push({ path: 'admin.port', message: `is the gateway's own port (${port}): the admin API needs a listener of its own` });
   return problems;
 }

@@ -28,6 +28,7 @@ export const DEFAULTS = {
     redis: { url: 'redis://127.0.0.1:6379', key_prefix: 'tg:', timeout_ms: 50, on_error: 'local' as const },
   },
   route: { strip_prefix: false, timeout_ms: 30_000, tls_verify: true, cost: 1 },
+  admin: { host: '127.0.0.1', port: 9901 },
   upstream: {
     weight: 1,
     balance: 'round_robin' as BalanceKind,
@@ -87,6 +88,7 @@ export interface RawConfig {
   jwt?: { algorithm: JwtAlgorithm; secret?: string; public_key?: string; public_key_file?: string; issuer?: string; audience?: string; clock_tolerance?: string };
   allow?: string[];
   deny?: string[];
+  admin?: { host?: string; port?: number; token?: string; tokens?: { id: string; token: string }[]; expose_metrics?: boolean };
   routes: RawRoute[];
 }
 
@@ -129,6 +131,14 @@ export function resolveConfig(raw: RawConfig, file: string, env: NodeJS.ProcessE
     apiKeys,
     plans,
     jwt: raw.jwt ? buildJwt(raw.jwt) : null,
+    admin: raw.admin
+      ? {
+          host: raw.admin.host ?? DEFAULTS.admin.host,
+          port: raw.admin.port ?? DEFAULTS.admin.port,
+          tokens: [...(raw.admin.token === undefined ? [] : [{ id: 'admin', token: raw.admin.token }]), ...(raw.admin.tokens ?? [])],
+          exposeMetrics: raw.admin.expose_metrics ?? false,
+        }
+      : null,
   };
   return deepFreeze(config);
 }

@@ -186,6 +186,14 @@ export const configSchema = {
     ),
     allow: accessList,
     deny: accessList,
+    admin: closed({
+      host: { type: 'string', minLength: 1 },
+      port: { type: 'integer', minimum: 0, maximum: 65535 },
+      // One token (audited as id "admin"), or several with ids for the audit lines.
+      token: { type: 'string', minLength: 16 },
+      tokens: { type: 'array', minItems: 1, items: closed({ id: { type: 'string', pattern: '^[A-Za-z0-9._:-]{1,64}$' }, token: { type: 'string', minLength: 16 } }, ['id', 'token']) },
+      expose_metrics: { type: 'boolean' },
+    }),
     routes: {
       type: 'array',
       minItems: 1,

@@ -150,6 +150,16 @@ export interface RedisStoreConfig {
   readonly onError: RedisFailureMode;
 }
 
+/** The admin API's listener (`admin:`); absent: no admin API. */
+export interface AdminConfig {
+  readonly host: string;
+  readonly port: number;
+  /** Bearer tokens, each with the id audit lines name. */
+  readonly tokens: readonly { readonly id: string; readonly token: string }[];
+  /** /metrics is served on the admin listener instead of the gateway's. */
+  readonly exposeMetrics: boolean;
+}
+
 export interface GatewayConfig {
   /** The file this config was read from ('<inline>' when built in code). */
   readonly file: string;
@@ -165,6 +175,7 @@ export interface GatewayConfig {
   readonly apiKeys: readonly ApiKeyConfig[];
   /** Plan name -> its limits, as configured (routes hold them resolved in `limitSets`). */
   readonly plans: Readonly<Record<string, readonly LimitSpec[]>>;
+  readonly admin: AdminConfig | null;
   /** How `jwt:` key sources verify tokens; null when none is configured. */
   readonly jwt: JwtVerifierConfig | null;
 }

@@ -9,6 +9,7 @@ import { createLimitHook } from '../limit/hook.js';
 import { monotonicClock, type LimitStore } from '../limit/stores/store.js';
 import { ApiKeyIndex } from '../limit/api-keys.js';
 import { createJwtVerifier } from '../limit/jwt.js';
+import type { Overrides } from '../limit/overrides.js';
 import { registerUpstream } from '../proxy/upstream.js';
 import type { UpstreamPool } from '../upstream/pool.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
@@ -23,6 +24,7 @@ export interface Shared {
   readonly logger: Logger;
   readonly metrics: GatewayMetrics;
   readonly store: LimitStore;
+  readonly overrides: Overrides;
   readonly readiness: ReadinessProbe;
 }
 
@@ -85,6 +87,7 @@ export async function buildConfigApp(config: GatewayConfig, shared: Shared, prev
     apiKeys: config.apiKeys.length > 0 ? new ApiKeyIndex(config.apiKeys) : null,
     jwt: config.jwt ? createJwtVerifier(config.jwt) : null,
     clock: monotonicClock,
+    overrides: shared.overrides,
     events: {
       onLimited: (route, plan) => metrics.countRateLimited(route, plan),
       onShadowLimited: (route, limit) => metrics.countShadowLimited(route, limit),
@@ -112,7 +115,7 @@ export async function buildConfigApp(config: GatewayConfig, shared: Shared, prev
     sendGatewayError(reply, 'TG_ERR_INTERNAL');
   });
 
-  registerEndpoints(app, metrics, shared.readiness);
+  registerEndpoints(app, metrics, shared.readiness, { metrics: !config.admin?.exposeMetrics });
   const pools = new Map<string, UpstreamPool>();
   try {
     for (const route of config.routes) {

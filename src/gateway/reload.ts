@@ -14,6 +14,9 @@ export function restartOnlyChanges(live: GatewayConfig, next: GatewayConfig): st
   if (live.server.port !== next.server.port) changed.push('server.port');
   if (live.server.maxHeaderBytes !== next.server.maxHeaderBytes) changed.push('server.max_header_bytes');
   if (JSON.stringify(live.store) !== JSON.stringify(next.store)) changed.push('store');
+  // Tokens are read live; the admin listener itself (on or off, where) needs a restart.
+  const where = (c: GatewayConfig) => (c.admin === null ? 'off' : `${c.admin.host}:${c.admin.port}:${c.admin.exposeMetrics}`);
+  if (where(live) !== where(next)) changed.push('admin');
   return changed;
 }
 

@@ -1,14 +1,16 @@
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
-import type { LimitSet, RouteConfig } from '../config/types.js';
+import type { RouteConfig } from '../config/types.js';
 import type { LimitSpec } from './algorithms/types.js';
 import { summarise, type LimitDecision } from './decision.js';
-import type { Clock, LimitCheck, LimitOutcome, LimitStore } from './stores/store.js';
-import { identifyClient, type ClientIdentity } from './keys.js';
+import type { Clock, LimitOutcome, LimitStore } from './stores/store.js';
+import { identifyClient } from './keys.js';
 import { writeLimitHeaders } from './headers.js';
 import { AccessMatcher } from './access.js';
 import type { ApiKeyIndex } from './api-keys.js';
 import type { JwtVerifier } from './jwt.js';
 import { DelayQueues } from './queue.js';
+import type { Overrides } from './overrides.js';
+import { checkOf, limitSetFor } from './sets.js';
 import { sendGatewayError } from '../respond.js';
 
 /** What the limit step reports to metrics. `plan` is a configured plan name or `anonymous`: bounded. */
@@ -24,6 +26,8 @@ export interface LimitContext {
   readonly jwt: JwtVerifier | null;
   readonly clock: Clock;
   readonly events: LimitEvents;
+  /** Per-client overrides set through the admin API. */
+  readonly overrides: Overrides;
 }
 
 /**
@@ -57,8 +61,9 @@ export function createLimitHook(context: LimitContext) {
     });
     state.client = client;
     const verdict = access.decide(state.clientIp, client.keyId);
-    if (verdict === 'deny') {
-      state.gate = 'denied';
+    const override = context.overrides.get(client.key);
+    if (verdict === 'deny' || override?.override.kind === 'block') {
+      state.gate = verdict === 'deny' ? 'denied' : 'blocked';
       return sendGatewayError(reply, 'TG_ERR_ACCESS_DENIED');
     }
     if (route.requireApiKey && !client.verified) {
@@ -70,7 +75,7 @@ export function createLimitHook(context: LimitContext) {
       return done();
     }
     if (policy === null || route.limitSets === null) return done();
-    const set = (client.plan !== null ? route.limitSets.plans[client.plan] : undefined) ?? route.limitSets.anonymous;
+    const set = limitSetFor(route.limitSets, client, override);
     const check = checkOf(set, client, route);
 
     const finish = (outcome: LimitOutcome): void => {
@@ -123,12 +128,6 @@ export function createLimitHook(context: LimitContext) {
       if (l.mode === 'shadow' && !decision.steps[i]?.allowed) events.onShadowLimited(route.path, l.id);
     });
   }
-}
-
-/** Each limit counts under its scope's key: the client's, the route's, or one for all. */
-function checkOf(set: LimitSet, client: ClientIdentity, route: RouteConfig): LimitCheck {
-  const keys = set.limits.map((l) => (l.scope === 'client' ? client.key : l.scope === 'route' ? `route:${route.path}` : 'global'));
-  return { group: set.group, limits: set.limits, keys, cost: route.cost };
 }
 
 /**

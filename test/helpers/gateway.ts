@@ -7,6 +7,8 @@ export interface TestGateway {
   readonly url: string;
   readonly port: number;
   readonly gateway: Gateway;
+  /** The admin API's base URL (port 0), when the config has `admin:`. */
+  readonly adminUrl: string | undefined;
   /** Every JSON log line the gateway wrote, parsed. */
   readonly logs: Record<string, unknown>[];
   /** Access log lines only (one per request). */
@@ -25,12 +27,13 @@ export async function startGateway(yaml: string, options: { store?: LimitStore; 
     },
   });
   const logger = createLogger('info', sink);
-  const gateway = await buildGateway(config, { logger, store: options.store, port: 0, host: '127.0.0.1' });
+  const gateway = await buildGateway(config, { logger, store: options.store, port: 0, adminPort: 0, host: '127.0.0.1' });
   const url = await gateway.listen();
   return {
     url,
     port: Number(new URL(url).port),
     gateway,
+    adminUrl: gateway.adminUrl,
     logs,
     accessLines: () => logs.filter((l) => l.msg === 'request'),
     close: () => gateway.close(),

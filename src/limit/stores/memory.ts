@@ -3,7 +3,7 @@ import type { MemoryStoreConfig } from '../../config/types.js';
 import type { LimitSpec, Step } from '../algorithms/types.js';
 import { ALGORITHMS, STATE_WIDTH } from '../algorithms/index.js';
 import { release as releaseSlot } from '../algorithms/concurrency.js';
-import { enforcedAllow, monotonicClock, type Clock, type LimitCheck, type LimitOutcome, type LimitStore, type StoreHealth } from './store.js';
+import { enforcedAllow, monotonicClock, type CheckOptions, type Clock, type LimitCheck, type LimitOutcome, type LimitStore, type StoreHealth } from './store.js';
 import { StateTable, keyHash } from './bucket-table.js';
 
 /** How many slots one sweep tick examines per limit, so a tick never stalls the event loop. */
@@ -48,7 +48,7 @@ export class MemoryStore implements LimitStore {
     }
   }
 
-  check(check: LimitCheck): LimitOutcome {
+  check(check: LimitCheck, options?: CheckOptions): LimitOutcome {
     const now = this.#clock();
     const { limits, keys, cost } = check;
     const n = limits.length;
@@ -70,7 +70,7 @@ export class MemoryStore implements LimitStore {
       if (slot === -1 && step.allowed) fresh++;
     }
     const allowed = enforcedAllow(limits, steps);
-    if (!allowed) return { allowed, steps };
+    if (!allowed || options?.dryRun) return { allowed, steps };
     if (fresh > 0 && this.#held + fresh > this.#maxKeys && !this.#reclaim(now, fresh)) return this.#refuseAtCapacity(steps, now);
     let holdsSlot = false;
     for (let i = 0; i < n; i++) {

@@ -18,6 +18,10 @@ export interface LimitCheck {
   readonly cost: number;
 }
 
+export interface CheckOptions {
+  readonly dryRun?: boolean;
+}
+
 /** One limit's part of an outcome. */
 export type LimitStep = Omit<Step, 'next'>;
 
@@ -41,7 +45,8 @@ export interface LimitOutcome {
  * `check` may answer synchronously (memory) or with a promise (network).
  */
 export interface LimitStore {
-  check(check: LimitCheck): LimitOutcome | Promise<LimitOutcome>;
+  /** `dryRun`: decide as now, store nothing (the admin API's peek); a dry run never holds a slot. */
+  check(check: LimitCheck, options?: CheckOptions): LimitOutcome | Promise<LimitOutcome>;
   /** States currently held by this process (the `throttlegate_active_clients` gauge). */
   size(): number;
   /** Whether decisions come from the store itself ('ok'), a fallback ('degraded'), or nowhere ('down'). */

@@ -1,0 +1,143 @@
+import type { FastifyInstance } from 'fastify';
+import type { GatewayConfig, LimitPolicy, LimitSet, RouteConfig } from '../config/types.js';
+import { parseDuration } from '../config/duration.js';
+import type { ClientIdentity } from '../limit/keys.js';
+import type { Override } from '../limit/overrides.js';
+import { checkOf, limitSetFor } from '../limit/sets.js';
+import { summarise } from '../limit/decision.js';
+import { headerSeconds } from '../limit/decision.js';
+import { writeLimitHeaders } from '../limit/headers.js';
+import type { LimitStep } from '../limit/stores/store.js';
+import type { AdminDeps } from './app.js';
+import type { ExplainContext } from './explain.js';
+import { Ajv } from 'ajv';
+import { blockOverrideBody, checkBody, checkResponse, clientKeyParam, errorResponse, limitOverrideBody, limitsResponse } from './schemas.js';
+import { describeOverride, limitView } from './views.js';
+import { adminError } from './errors.js';
+
+type View = () => { config: GatewayConfig; explain: ExplainContext };
+
+/** Who a client key is: an `id:` key names an api_keys entry (and its plan); any other key is taken as given. */
+function identityOf(config: GatewayConfig, key: string): ClientIdentity {
+  const entry = key.startsWith('id:') ? config.apiKeys.find((k) => k.id === key.slice(3)) : undefined;
+  return { key, label: key, keyId: entry?.id ?? null, plan: entry?.plan ?? null, verified: entry !== undefined };
+}
+
+/** Headers for check answers: both families, as a route's policy sends them by default. */
+const CHECK_POLICY: Pick<LimitPolicy, 'headers'> = { headers: { legacy: true, draft: true } };
+
+/** GET/PUT/DELETE /v1/limits/:key and POST /v1/check: the limiter as a service. */
+export function registerLimitRoutes(app: FastifyInstance, deps: AdminDeps, view: View): void {
+  app.get<{ Params: { key: string } }>('/v1/limits/:key', { schema: { params: clientKeyParam, response: { 200: limitsResponse, 401: errorResponse } } }, async (request) => {
+    const { config } = view();
+    const client = identityOf(config, request.params.key);
+    const override = deps.overrides.get(client.key);
+    const groups = new Map<string, { set: LimitSet; route: RouteConfig; routes: string[] }>();
+    for (const route of config.routes) {
+      if (route.limitSets === null) continue;
+      const set = limitSetFor(route.limitSets, client, override);
+      const held = groups.get(set.group);
+      if (held) held.routes.push(route.path);
+      else groups.set(set.group, { set, route, routes: [route.path] });
+    }
+    const policies = [];
+    for (const { set, route, routes } of groups.values()) {
+      const outcome = await deps.store.check(checkOf(set, client, route), { dryRun: true });
+      policies.push({ policy: set.group, routes, limits: set.limits.map((l, i) => limitView(l, outcome.steps[i] as LimitStep, route.cost)) });
+    }
+    return { key: client.key, key_id: client.keyId, plan: client.plan, override: describeOverride(override?.override), policies };
+  });
+
+  app.put<{ Params: { key: string }; Body: { requests_per_second?: number; burst?: number; block?: true; expires_in?: string } }>(
+    '/v1/limits/:key',
+    { schema: { params: clientKeyParam, response: { 400: errorResponse, 401: errorResponse } } },
+    async (request, reply) => {
+      const { key } = request.params;
+      const body = request.body;
+      const problems = overrideProblems(body);
+      if (problems.length > 0) return adminError(reply, 400, 'bad_request', { problems });
+      const expiresAt = body.expires_in === undefined ? null : Date.now() + parseDuration(body.expires_in);
+      const override: Override = body.block
+        ? { kind: 'block', expiresAt, setBy: request.adminId }
+        : { kind: 'limit', requestsPerSecond: body.requests_per_second as number, burst: body.burst as number, expiresAt, setBy: request.adminId };
+      const before = describeOverride(deps.overrides.get(key)?.override);
+      await deps.overrides.set(key, override);
+      const after = describeOverride(override);
+      deps.logger.info({ audit: 'override_set', who: request.adminId, key, before, after }, `admin: ${request.adminId} set an override for ${key}`);
+      return { key, override: after };
+    },
+  );
+
+  app.delete<{ Params: { key: string } }>('/v1/limits/:key', { schema: { params: clientKeyParam } }, async (request, reply) => {
+    const { key } = request.params;
+    const before = describeOverride(deps.overrides.get(key)?.override);
+    const removed = await deps.overrides.delete(key);
+    if (!removed && before === null) return adminError(reply, 404, 'not_found', { key });
+    deps.logger.info({ audit: 'override_deleted', who: request.adminId, key, before, after: null }, `admin: ${request.adminId} removed the override of ${key}`);
+    return { key, removed: true };
+  });
+
+  app.post<{ Body: { key: string; policy?: string; cost?: number; dry_run?: boolean } }>(
+    '/v1/check',
+    { schema: { body: checkBody, response: { 200: checkResponse, 429: checkResponse, 400: errorResponse, 401: errorResponse } } },
+    async (request, reply) => {
+      const { config } = view();
+      const { key, policy = 'default', cost = 1, dry_run: dryRun = false } = request.body;
+      const base = policySet(config, policy);
+      if (base === undefined) return adminError(reply, 404, 'unknown_policy', { policy, known: knownPolicies(config) });
+      const client = identityOf(config, key);
+      const override = deps.overrides.get(client.key);
+      if (override?.override.kind === 'block') return adminError(reply, 403, 'forbidden');
+      const set = override?.spec !== undefined ? limitSetFor({ anonymous: base.set, plans: {} }, client, override) : base.set;
+      const outcome = await deps.store.check(checkOf(set, client, { path: base.routePath, cost } as RouteConfig), { dryRun });
+      // A check holds no request open: a concurrency slot it took is given back at once (it asks "is there room").
+      outcome.release?.();
+      const decision = summarise(CHECK_POLICY as LimitPolicy, set, outcome);
+      writeLimitHeaders(reply, decision);
+      const headline = decision.headline === -1 ? undefined : (outcome.steps[decision.headline] as LimitStep);
+      const body = {
+        allowed: decision.allowed,
+        remaining: headline?.remaining ?? 0,
+        limit: decision.headline === -1 ? 0 : (set.limits[decision.headline]?.capacity ?? 0),
+        reset: headline === undefined ? 0 : headerSeconds(headline.resetMs),
+        retry_after: decision.retryAfterSeconds,
+        policy: set.group,
+      };
+      return reply.code(decision.allowed ? 200 : 429).send(body);
+    },
+  );
+}
+
+/** `default` or a route path: that policy's anonymous limits; `plan:<name>`: the plan's. */
+function policySet(config: GatewayConfig, name: string): { set: LimitSet; routePath: string } | undefined {
+  if (name.startsWith('plan:')) {
+    const plan = name.slice(5);
+    const limits = config.plans[plan];
+    return limits === undefined ? undefined : { set: { group: `check:${name}`, limits, plan }, routePath: name };
+  }
+  const route = config.routes.find((r) => r.policy?.id === name && r.limitSets !== null);
+  return route?.limitSets ? { set: route.limitSets.anonymous, routePath: route.path } : undefined;
+}
+
+function knownPolicies(config: GatewayConfig): string[] {
+  const ids = new Set<string>();
+  for (const r of config.routes) if (r.policy) ids.add(r.policy.id);
+  for (const p of Object.keys(config.plans)) ids.add(`plan:${p}`);
+  return [...ids];
+}
+
+const ajv = new Ajv({ allErrors: true });
+const validLimit = ajv.compile(limitOverrideBody);
+const validBlock = ajv.compile(blockOverrideBody);
+
+/** The override body's problems, field by field, for the form it is (oneOf would report both forms' complaints). */
+function overrideProblems(body: unknown): { path: string; message: string }[] {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return [{ path: '', message: 'must be a JSON object: { requests_per_second, burst, expires_in? } or { block: true, expires_in? }' }];
+  const validate = 'block' in body ? validBlock : validLimit;
+  if (validate(body)) return [];
+  return (validate.errors ?? []).map((e) => {
+    const p = e.params as { missingProperty?: string; additionalProperty?: string };
+    const field = e.instancePath.replace(/^\//, '') || p.missingProperty || p.additionalProperty || '';
+    return { path: field, message: p.additionalProperty ? 'unknown field' : (e.message ?? 'is invalid') };
+  });
+}

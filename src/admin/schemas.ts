@@ -1,0 +1,134 @@
+import { DURATION_PATTERN } from '../config/duration.js';
+
+/**
+ * The admin API's JSON schemas: Fastify validates requests with them (ajv),
+ * and openapi.ts publishes the very same objects, so the document cannot
+ * drift from what is enforced.
+ */
+const duration = { type: 'string', pattern: DURATION_PATTERN, description: 'a duration: 500ms, 10s, 1m, 1h, 1d' } as const;
+
+export const errorResponse = {
+  type: 'object',
+  required: ['error'],
+  properties: {
+    error: { type: 'string', description: 'a stable token (unauthorized, bad_request, not_found, unknown_policy, rate_limited)' },
+    problems: { type: 'array', items: { type: 'object', properties: { path: { type: 'string' }, message: { type: 'string' } } } },
+  },
+} as const;
+
+export const clientKeyParam = {
+  type: 'object',
+  required: ['key'],
+  properties: { key: { type: 'string', minLength: 1, maxLength: 512, description: 'a client key as the gateway keys state: id:<api key id>, ip:<address>, or any key given to /v1/check' } },
+} as const;
+
+export const limitOverrideBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['requests_per_second', 'burst'],
+  properties: { requests_per_second: { type: 'number', exclusiveMinimum: 0 }, burst: { type: 'integer', minimum: 1 }, expires_in: duration },
+} as const;
+export const blockOverrideBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['block'],
+  properties: { block: { const: true }, expires_in: duration },
+} as const;
+/** A limit, or a block: a body with `block` is read as a block, any other as a limit (so errors name that form's fields). */
+export const overrideBody = { oneOf: [limitOverrideBody, blockOverrideBody] } as const;
+
+const limitState = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    algorithm: { type: 'string' },
+    scope: { type: 'string' },
+    mode: { type: 'string' },
+    limit: { type: 'number' },
+    remaining: { type: 'integer' },
+    reset: { type: 'integer', description: 'seconds until the limit is back to a new client\'s' },
+  },
+} as const;
+
+export const overrideView = {
+  type: ['object', 'null'],
+  properties: {
+    kind: { enum: ['limit', 'block'] },
+    requests_per_second: { type: 'number' },
+    burst: { type: 'integer' },
+    expires_at: { type: ['string', 'null'], description: 'ISO 8601, null for never' },
+    set_by: { type: 'string' },
+  },
+} as const;
+
+export const limitsResponse = {
+  type: 'object',
+  properties: {
+    key: { type: 'string' },
+    key_id: { type: ['string', 'null'] },
+    plan: { type: ['string', 'null'] },
+    override: overrideView,
+    policies: {
+      type: 'array',
+      items: { type: 'object', properties: { policy: { type: 'string' }, routes: { type: 'array', items: { type: 'string' } }, limits: { type: 'array', items: limitState } } },
+    },
+  },
+} as const;
+
+export const checkBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['key'],
+  properties: {
+    key: { type: 'string', minLength: 1, maxLength: 512 },
+    policy: { type: 'string', minLength: 1, description: '"default", a route path with its own policy, or plan:<name>; default "default"' },
+    cost: { type: 'integer', minimum: 1, maximum: 1_000_000 },
+    dry_run: { type: 'boolean', description: 'decide without consuming' },
+  },
+} as const;
+
+export const checkResponse = {
+  type: 'object',
+  required: ['allowed', 'remaining', 'limit', 'reset', 'retry_after'],
+  properties: {
+    allowed: { type: 'boolean' },
+    remaining: { type: 'integer' },
+    limit: { type: 'number' },
+    reset: { type: 'integer' },
+    retry_after: { type: 'integer' },
+    policy: { type: 'string' },
+  },
+} as const;
+
+export const explainQuery = {
+  type: 'object',
+  required: ['path'],
+  properties: {
+    method: { type: 'string', pattern: '^[A-Za-z]{1,16}$' },
+    path: { type: 'string', minLength: 1, maxLength: 8192 },
+    ip: { type: 'string', minLength: 1, maxLength: 64 },
+    host: { type: 'string', maxLength: 253 },
+  },
+  // header.<name>=value pairs are the request's headers.
+  patternProperties: { '^header\\.': { type: 'string' } },
+  additionalProperties: false,
+} as const;
+
+export const explainResponse = {
+  type: 'object',
+  properties: {
+    request: { type: 'object', additionalProperties: true },
+    route: { type: ['object', 'null'], additionalProperties: true },
+    refusal: { type: ['string', 'null'], description: 'why no route takes it: not_found, method_not_allowed, bad_request' },
+    client: { type: ['object', 'null'], properties: { label: { type: 'string' }, key_id: { type: ['string', 'null'] }, plan: { type: ['string', 'null'] }, verified: { type: 'boolean' } } },
+    override: overrideView,
+    decision: { type: 'string', description: 'what the gateway would answer now: the access log decision' },
+    status: { type: 'integer' },
+    limits: { type: 'array', items: { ...limitState, properties: { ...limitState.properties, allowed: { type: 'boolean' } } } },
+  },
+} as const;
+
+export const routesResponse = {
+  type: 'object',
+  properties: { routes: { type: 'array', items: { type: 'object', additionalProperties: true } }, plans: { type: 'object', additionalProperties: true } },
+} as const;

@@ -1,0 +1,30 @@
+import type { LimitSet, RouteConfig } from '../config/types.js';
+import type { LimitSpec } from './algorithms/types.js';
+import type { ClientIdentity } from './keys.js';
+import type { ActiveOverride } from './overrides.js';
+import type { LimitCheck } from './stores/store.js';
+
+/** Which limits bind a client on a route: an operator's override, else its plan's, else the anonymous ones. */
+export function limitSetFor(sets: NonNullable<RouteConfig['limitSets']>, client: ClientIdentity, override: ActiveOverride | undefined): LimitSet {
+  if (override?.spec !== undefined) return overrideSet(sets.anonymous, override.spec, client.key);
+  return (client.plan !== null ? sets.plans[client.plan] : undefined) ?? sets.anonymous;
+}
+
+/** Each limit counts under its scope's key: the client's, the route's, or one for all. */
+export function checkOf(set: LimitSet, client: ClientIdentity, route: RouteConfig): LimitCheck {
+  const keys = set.limits.map((l) => (l.scope === 'client' ? client.key : l.scope === 'route' ? `route:${route.path}` : 'global'));
+  return { group: set.group, limits: set.limits, keys, cost: route.cost };
+}
+
+// An override's set is the override's bucket plus the route's shared limits; one per (route set, override spec).
+const overrideSets = new WeakMap<LimitSet, WeakMap<LimitSpec, LimitSet>>();
+function overrideSet(base: LimitSet, spec: LimitSpec, key: string): LimitSet {
+  let bySpec = overrideSets.get(base);
+  if (bySpec === undefined) overrideSets.set(base, (bySpec = new WeakMap()));
+  let set = bySpec.get(spec);
+  if (set === undefined) {
+    set = { group: `${base.group}+override:${key}`, limits: [spec, ...base.limits.filter((l) => l.scope !== 'client')], plan: base.plan };
+    bySpec.set(spec, set);
+  }
+  return set;
+}
