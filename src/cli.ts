@@ -12,6 +12,7 @@ import type { LimitSpec } from './limit/algorithms/types.js';
 import { PROXIED_METHODS } from './config/defaults.js';
 import { createReloader, watchConfigFile } from './gateway/reload.js';
 import { runSimulate } from './admin/simulate-command.js';
+import { EXPLAIN_HELP, runExplainCommand } from './admin/explain-command.js';
 
 const HELP: Record<string, string> = {
   main: `throttlegate: a YAML-configured API gateway with per-client rate limiting
@@ -21,6 +22,8 @@ Usage:
   throttlegate validate [--config FILE]                         check a config file
   throttlegate hash-key KEY                                     print an API key's log label and its api_keys hash
   throttlegate simulate [--config FILE] --log FILE [--json]     replay a request log against a config
+  throttlegate explain  [--config FILE] METHOD PATH [--header K:V] [--ip A]
+                                                                what the gateway would do with one request
 
 The config file is --config, else $THROTTLEGATE_CONFIG, else configs/config.yaml.
 Run 'throttlegate <command> --help' for a command's options.`,
@@ -43,6 +46,7 @@ Prints two lines for API key KEY:
                    not in api_keys, so a client's requests can be found without the
                    key ever being logged;
   sha256:<64 hex>  the value for api_keys' hash: field, so the config never holds KEY.`,
+  explain: EXPLAIN_HELP,
   simulate: `Usage: throttlegate simulate [--config FILE] --log FILE [--json]
 
 Replays the requests of FILE (JSON lines) against the config's routes and limits on
@@ -69,6 +73,7 @@ async function main(argv: string[]): Promise<number> {
     return 1;
   }
   if (command === 'simulate') return simulate(rest);
+  if (command === 'explain') return runExplainCommand(rest, process.env.THROTTLEGATE_CONFIG || 'configs/config.yaml');
   let parsed;
   try {
     parsed = parseArgs({

@@ -67,14 +67,15 @@ export function explainContext(config: GatewayConfig): ExplainContext {
  */
 export async function explain(ctx: ExplainContext, input: ExplainInput, store: LimitStore, overrides: Overrides): Promise<Explanation> {
   const method = input.method.toUpperCase();
-  const base = { request: { method, path: input.path, ip: input.ip }, client: null, override: null, limits: [] };
+  const request = { method, path: input.path, ip: input.ip };
+  const unrouted = (refusal: string, status: number): Explanation => ({ request, route: null, refusal, client: null, override: null, decision: 'none', status, limits: [] });
   const target = normaliseTarget(input.path);
-  if (!target.ok) return { ...base, route: null, refusal: 'bad_request', decision: 'none', status: 400 };
-  if ((RESERVED_PATHS as readonly string[]).includes(target.path)) return { ...base, route: null, refusal: 'reserved', decision: 'none', status: 200 };
+  if (!target.ok) return unrouted('bad_request', 400);
+  if ((RESERVED_PATHS as readonly string[]).includes(target.path)) return unrouted('reserved', 200);
   const match = ctx.table.match(target.path, method, input.host ?? input.headers.host ?? '');
   if (match.route === undefined) {
     const refusal = match.refusal === 'TG_ERR_REQUEST_METHOD_NOT_ALLOWED' ? 'method_not_allowed' : 'not_found';
-    return { ...base, route: null, refusal, decision: 'none', status: ERRORS[match.refusal].status };
+    return unrouted(refusal, ERRORS[match.refusal].status);
   }
   const route = match.route;
   const routeView = {
@@ -93,7 +94,7 @@ export async function explain(ctx: ExplainContext, input: ExplainInput, store: L
   });
   const override = overrides.get(client.key);
   const done = (decision: string, status: number, limits: Explanation['limits'] = []): Explanation => ({
-    ...base,
+    request,
     route: routeView,
     refusal: null,
     client: clientView(client),

@@ -2,8 +2,11 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { RedisStore, type RedisStoreEvents } from '../../src/limit/stores/redis.js';
+import { CHECK_LUA, encodeRefund, encodeStamped, parseSteps, type ScriptReply } from '../../src/limit/stores/redis-script.js';
+import type { LimitSpec } from '../../src/limit/algorithms/types.js';
+import type { LimitStep } from '../../src/limit/stores/store.js';
 import type { RedisStoreConfig } from '../../src/config/types.js';
 import { createLogger } from '../../src/observability/logging.js';
 import { runLimitSuite } from '../helpers/limit-suite.js';
@@ -14,8 +17,9 @@ import { CONTRACT_START, runStoreContract } from '../unit/store-contract.js';
 /**
  * The Redis store against a real redis-server: the same limit suite and store
  * contract as the memory store, plus what only Redis has (script reload, key
- * expiry, leases, Cluster slots, starting while Redis is down). REDIS_URL may
- * name an existing server.
+ * expiry, leases, Cluster slots, starting while Redis is down). The contract
+ * runs on a three-master Cluster too, where a check of several limits is
+ * decided per key and compensated. REDIS_URL may name an existing server.
  */
 if (!redisAvailable()) {
   test('redis store', { skip: 'redis-server not on PATH (see the message above)' }, () => {});
@@ -23,6 +27,9 @@ if (!redisAvailable()) {
   let server: RedisProcess | undefined;
   let url = process.env.REDIS_URL ?? '';
   let admin: Redis;
+  // One Cluster for every Cluster test of this file, started on first use.
+  let cluster: ReturnType<typeof startRedisCluster> | undefined;
+  const clusterUrls = async () => (await (cluster ??= startRedisCluster())).urls;
   before(async () => {
     if (url === '') {
       server = await startRedis();
@@ -33,6 +40,7 @@ if (!redisAvailable()) {
   after(async () => {
     await admin.quit();
     await server?.stop();
+    await (await cluster)?.stop();
   });
 
   // A fresh key prefix per gateway or store: tests never see each other's state.
@@ -65,9 +73,15 @@ if (!redisAvailable()) {
     return { store, keyPrefix: config.keyPrefix, advance: (ms: number) => void (now += ms), close: () => store.close() };
   };
 
+  /** The same, on the shared Cluster; on_error closed, so a script or slot error cannot pass for a decision. */
+  const virtualCluster = async (events = noEvents) => virtualStore({ urls: await clusterUrls(), cluster: true, onError: 'closed' }, events);
+  const clusterClient = async () => new Cluster((await clusterUrls()).map((u) => ({ host: '127.0.0.1', port: Number(new URL(u).port) })));
+
   runLimitSuite('redis store', storeYaml);
 
   runStoreContract('redis store', () => virtualStore());
+
+  runStoreContract('redis store on a cluster', () => virtualCluster());
 
   test('redis store: decisions come from Redis, not the local fallback', async () => {
     const store = await newStore();
@@ -249,10 +263,10 @@ if (!redisAvailable()) {
     await Promise.all([open.close(), local.close()]);
   });
 
-  test('redis store: on a Cluster, a check of several limits and scope keys is one slot (no CROSSSLOT)', async (t) => {
-    const cluster = await startRedisCluster();
-    t.after(() => cluster.stop());
-    const store = await newStore({ urls: cluster.urls, cluster: true, onError: 'closed' }); // a script error would be store_unavailable
+  test('redis store: on a Cluster, a check of several limits and scope keys is decided per key (no CROSSSLOT), on Redis TIME', async (t) => {
+    const urls = await clusterUrls();
+    const store = await newStore({ urls, cluster: true, onError: 'closed' }); // a script error would be store_unavailable
+    t.after(() => store.close());
     const perClient = spec('cl-client', { rate: 0.1, capacity: 2 });
     const perRoute = spec('cl-route', { rate: 0.1, capacity: 3, scope: 'route' });
     const slots = spec('cl-slots', { algorithm: 'concurrency', rate: 0, capacity: 5, windowMs: 0 });
@@ -260,19 +274,128 @@ if (!redisAvailable()) {
     const seen = [];
     for (const client of ['alice', 'alice', 'alice', 'bob', 'carol']) seen.push(await store.check(forClient(client)));
     assert.deepEqual(seen.map((o) => o.reason), Array(5).fill(undefined), 'every check answered by Redis');
-    assert.deepEqual(seen.map((o) => o.allowed), [true, true, false, true, false], 'alice refused by her own limit, carol by the route');
+    assert.deepEqual(seen.map((o) => o.allowed), [true, true, false, true, false], 'alice refused by her own limit (the route commit given back), carol by the route');
     for (const o of seen) o.release?.();
     // Single-limit checks keep their per-client hash tag, spread over the masters.
     const singles = await Promise.all(['a', 'b', 'c', 'd'].map((k) => store.check(single(perClient, k))));
     assert.deepEqual(singles.map((o) => [o.allowed, o.reason]), Array(4).fill([true, undefined]));
     // A restarted node has no scripts: NOSCRIPT is answered by one EVAL, not by on_error.
-    await Promise.all(cluster.urls.map(async (u) => {
+    await Promise.all(urls.map(async (u) => {
       const node = new Redis(u);
       await node.script('FLUSH');
       await node.quit();
     }));
     const afterFlush = await store.check(forClient('dave'));
     assert.deepEqual([afterFlush.allowed, afterFlush.reason], [false, undefined], 'the route budget, still in Redis');
-    await store.close();
   });
+
+  test('redis store: on a Cluster, a route limit is one budget across checks of different groups (regression: a key per group)', async (t) => {
+    const { store, keyPrefix, close } = await virtualCluster();
+    const nodes = await clusterClient();
+    t.after(() => Promise.all([close(), nodes.quit()]));
+    const perClient = spec('sh-client', { rate: 0.1, capacity: 1 });
+    const perPlan = spec('sh-plan', { rate: 0.1, capacity: 5 });
+    const perRoute = spec('sh-route', { rate: 0.1, capacity: 3, scope: 'route' });
+    const anonymous = checkOf('/api', [perClient, perRoute], ['alice', 'route:/api']);
+    const plan = checkOf('/api+plan:pro', [perPlan, perRoute], ['bob', 'route:/api']);
+    const first = await store.check(anonymous);
+    assert.deepEqual([first.allowed, first.steps[1]!.remaining], [true, 2]);
+    const refused = await store.check(anonymous);
+    assert.equal(refused.allowed, false, "alice's own limit refuses");
+    assert.deepEqual(refused.steps.map((s) => [s.allowed, s.remaining]), [[false, 0], [true, 1]], 'the steps as decided, as standalone reports them');
+    const other = await store.check(plan);
+    assert.deepEqual([other.allowed, other.steps[1]!.remaining], [true, 1], "another group spends the same route budget, alice's refusal given back");
+    assert.equal((await store.check(single(perRoute, 'route:/api'))).steps[0]!.remaining, 0, 'a check of the route limit alone: the same key again');
+    const spent = await store.check(plan);
+    assert.deepEqual(spent.steps.map((s) => s.allowed), [true, false], 'the route refuses the plan check');
+    assert.equal(await nodes.get(`${keyPrefix}{sh-route:route:/api}`), `0:${CONTRACT_START}`, 'one key for the route limit: three taken');
+    assert.equal(await nodes.get(`${keyPrefix}{sh-plan:bob}`), `4:${CONTRACT_START}`, "bob's one admitted request; the refused one's commit given back");
+  });
+
+  test('redis store: on a Cluster, a refused check gives back every commit, for every algorithm', async (t) => {
+    const { store, advance, close } = await virtualCluster();
+    t.after(close);
+    // A concurrency blocker: its refusals are never cached, so every check below reaches Redis.
+    const blocker = spec('rf-blocker', { algorithm: 'concurrency', rate: 0, capacity: 1, windowMs: 0 });
+    const held = await store.check(single(blocker, 'c'));
+    const kinds: Array<Partial<LimitSpec>> = [
+      { algorithm: 'token_bucket' },
+      { algorithm: 'gcra' },
+      { algorithm: 'fixed_window', windowMs: 1000 },
+      { algorithm: 'sliding_window', windowMs: 1000 },
+      { algorithm: 'concurrency', rate: 0, windowMs: 0 },
+    ];
+    for (const kind of kinds) {
+      const limit = spec(`rf-${kind.algorithm}`, { rate: 2, capacity: 2, ...kind });
+      const twin = spec(`rf-${kind.algorithm}-twin`, { rate: 2, capacity: 2, ...kind });
+      const before = [await store.check(single(limit, 'c')), await store.check(single(twin, 'c'))];
+      advance(100);
+      const refused = await store.check(checkOf('rf', [limit, blocker], ['c', 'c']));
+      assert.deepEqual(refused.steps.map((s) => s.allowed), [true, false], `${kind.algorithm}: its own step allowed`);
+      assert.equal(refused.release, undefined);
+      advance(100);
+      const [a, b] = [await store.check(single(limit, 'c')), await store.check(single(twin, 'c'))];
+      assertSame(a.steps[0]!, b.steps[0]!, `${kind.algorithm}: as if the refused check had never been`);
+      for (const o of [...before, a, b]) o.release?.();
+    }
+    held.release!();
+  });
+
+  test('redis store: on a Cluster, a cached refusal is trusted for three timeouts at most (refunds may be in flight)', async (t) => {
+    const { store, advance, close } = await virtualCluster();
+    t.after(close);
+    const c = single(spec('hold', { algorithm: 'fixed_window', rate: 1 / 60, capacity: 1, windowMs: 60_000 }), 'c');
+    await store.check(c);
+    assert.equal((await store.check(c)).steps[0]!.retryAfterMs, 60_000);
+    assert.ok(!(store.check(c) instanceof Promise), 'refused locally at first');
+    advance(1500); // 3 x timeout_ms
+    const asked = store.check(c);
+    assert.ok(asked instanceof Promise, 'then Redis is asked again, long before the window ends');
+    assert.equal((await asked).allowed, false);
+  });
+
+  test('redis store: a refund gives back what the commit still holds, never more (later writes, window boundaries)', async () => {
+    const base = prefix();
+    const stepAt = async (key: string, limit: LimitSpec, at: number) => {
+      const reply = (await admin.eval(CHECK_LUA, 1, key, ...encodeStamped(single(limit, 'x'), 0, CONTRACT_START + at, ''))) as ScriptReply;
+      return { step: parseSteps(reply, 0, 1)[0]!, at: String(reply[4]) };
+    };
+    const bucket = { rate: 1, capacity: 5 };
+    const window = { rate: 2, capacity: 2, windowMs: 1000 };
+    // A commit on one key, then maybe a write on it and on its twin, a refund, and both asked again.
+    // exact: the refunded key decides as its twin; otherwise it may only be stricter.
+    const cases: Array<[string, Partial<LimitSpec>, { commit: number; write?: number; refund: number; exact: boolean }]> = [
+      ['token_bucket, untouched since the commit', bucket, { commit: 0, refund: 200, exact: true }],
+      // Without the commit the bucket was full at the write: the 0.1 token refilled meanwhile is not given back.
+      ['token_bucket, written while it would have been full', bucket, { commit: 0, write: 100, refund: 200, exact: true }],
+      ['gcra, untouched since the commit', { algorithm: 'gcra', ...bucket }, { commit: 0, refund: 200, exact: true }],
+      ['gcra, written while it would have been full', { algorithm: 'gcra', ...bucket }, { commit: 0, write: 100, refund: 200, exact: false }],
+      ['fixed_window, refunded in the next window', { algorithm: 'fixed_window', ...window }, { commit: 999, refund: 1001, exact: true }],
+      ['sliding_window, refunded in the next window', { algorithm: 'sliding_window', ...window }, { commit: 999, refund: 1001, exact: true }],
+      ['sliding_window, rolled over by a write in the next window', { algorithm: 'sliding_window', ...window }, { commit: 999, write: 1000.5, refund: 1001, exact: true }],
+    ];
+    for (const [what, kind, { commit, write, refund, exact }] of cases) {
+      const limit = spec('refund', kind);
+      const [key, twinKey] = [`${base}${what}`, `${base}${what}:twin`];
+      const committed = await stepAt(key, limit, commit);
+      assert.equal(committed.step.allowed, true, what);
+      if (write !== undefined) await Promise.all([stepAt(key, limit, write), stepAt(twinKey, limit, write)]);
+      assert.equal(await admin.eval(CHECK_LUA, 1, key, ...encodeRefund(limit, 1, CONTRACT_START + refund, committed.at, committed.step.resetMs, '')), 1, `${what}: refunded`);
+      const ttl = await admin.pttl(key);
+      assert.notEqual(ttl, -1, `${what}: the refunded state keeps an expiry`);
+      const [got, twin] = [(await stepAt(key, limit, refund)).step, (await stepAt(twinKey, limit, refund)).step];
+      if (exact) assertSame(got, twin, what);
+      else {
+        assert.ok(got.remaining <= twin.remaining && got.resetMs >= twin.resetMs - 1e-6, `${what}: never looser: ${JSON.stringify([got, twin])}`);
+        assert.ok(got.resetMs > twin.resetMs, `${what}: here, stricter by what refilled before the write`);
+      }
+    }
+  });
+}
+
+/** Two steps alike, up to the last bits of the ms (a refunded state may sit on another time base). */
+function assertSame(got: LimitStep, want: LimitStep, what: string): void {
+  const msg = `${what}: ${JSON.stringify(got)} vs ${JSON.stringify(want)}`;
+  assert.deepEqual([got.allowed, got.remaining], [want.allowed, want.remaining], msg);
+  assert.ok(Math.abs(got.resetMs - want.resetMs) < 1e-6 && Math.abs(got.retryAfterMs - want.retryAfterMs) < 1e-6, msg);
 }

@@ -10,7 +10,7 @@ import { parseConfig } from '../../src/config/load.js';
  * api_keys_file is replaced by an inline key), so docs cannot drift from code.
  */
 const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
-const section = readme.slice(readme.indexOf('## Limit policies'), readme.indexOf('## Limiting: memory store'));
+const section = readme.slice(readme.indexOf('## Limit policies'), readme.indexOf('## Admin API'));
 const blocks = [...section.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1] as string);
 
 const ROUTE = 'routes:\n  - path: /x\n    upstream: http://127.0.0.1:1\n';

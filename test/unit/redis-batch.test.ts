@@ -99,10 +99,9 @@ test('a check is encoded as now, count, cost, then seven fields per limit', () =
   assert.equal(encodeCheck(c, undefined, ['', 'x'])[0], '', 'empty now: the script reads Redis TIME');
 });
 
-test('keys: one hash tag per limit and client, or per group for a multi-limit check on Cluster', () => {
+test('keys: one hash tag per limit and scope key, whatever the check', () => {
   const a = spec('a');
   const b = spec('b');
-  assert.deepEqual(checkKeys('tg:', single(a, 'alice'), true), ['tg:{a:alice}']);
-  assert.deepEqual(checkKeys('tg:', checkOf('g', [a, b], ['alice', 'global']), false), ['tg:{a:alice}', 'tg:{b:global}']);
-  assert.deepEqual(checkKeys('tg:', checkOf('g', [a, b], ['alice', 'global']), true), ['tg:{g}a:alice', 'tg:{g}b:global']);
+  assert.deepEqual(checkKeys('tg:', single(a, 'alice')), ['tg:{a:alice}']);
+  assert.deepEqual(checkKeys('tg:', checkOf('g', [a, b], ['alice', 'global'])), ['tg:{a:alice}', 'tg:{b:global}']);
 });

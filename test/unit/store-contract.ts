@@ -190,6 +190,23 @@ export function runStoreContract(name: string, newStore: () => Promise<ContractS
     assert.deepEqual(seen.slice(0, 3).map((o) => o.steps[1]!.remaining), [2, 1, 0]);
   });
 
+  test(`${name}: a dry run decides as a real check would and stores nothing`, async (t) => {
+    const { store } = await fresh(t);
+    const bucket = spec(id('dry-bucket'), { rate: 1, capacity: 2 });
+    const slots = spec(id('dry-slots'), { algorithm: 'concurrency', rate: 0, capacity: 1, windowMs: 0 });
+    const c = checkOf(id('dry'), [bucket, slots], ['c', 'c']);
+    for (let i = 0; i < 3; i++) {
+      const peek = await store.check(c, { dryRun: true });
+      assert.deepEqual([peek.allowed, peek.steps[0]!.remaining, peek.steps[1]!.remaining], [true, 1, 0], 'nothing was taken by the peek before');
+      assert.equal(peek.release, undefined, 'a dry run holds no slot');
+    }
+    const real = await run(store, c);
+    assert.equal(real.steps[0]!.remaining, 1);
+    const blocked = await store.check(c, { dryRun: true });
+    assert.deepEqual([blocked.allowed, blocked.steps[1]!.allowed], [false, false], 'the real check holds the one slot');
+    real.release!();
+  });
+
   test(`${name}: clients and limits are isolated`, async (t) => {
     const { store } = await fresh(t);
     const p = spec(id('iso-a'), { rate: 1, capacity: 1 });

@@ -11,6 +11,8 @@ interface Entry {
   readonly remaining: number;
   /** When the refused request would pass; the entry lapses SLACK_MS before. */
   readonly retryAt: number;
+  /** When the entry lapses anyway (the hold bound), whatever retryAt says. */
+  readonly lapseAt: number;
   readonly resetAt: number;
 }
 
@@ -31,13 +33,23 @@ const SLACK_MS = 1;
  * from one client then costs Redis one call per refill interval instead of
  * one per request. Only for the same cost: a cheaper request may fit sooner.
  * Never for concurrency, where a release frees a slot at any moment.
+ *
+ * `holdMs` bounds how long a refusal is trusted when something else than
+ * time can bring capacity back: on Redis Cluster a check of several limits
+ * gives back what it committed when it is refused (redis.ts), so a refusal
+ * may have counted tokens about to be refunded. A refund lands within two
+ * store timeouts of its check, which committed within one timeout of the
+ * check refused here: past three the store is asked again, so the cache
+ * never stretches that transient strictness to a whole window.
  */
 export class OverLimitCache {
   readonly #entries = new Map<string, Entry>();
   readonly #max: number;
+  readonly #holdMs: number;
 
-  constructor(max = 100_000) {
-    this.#max = max;
+  constructor(options: { max?: number; holdMs?: number } = {}) {
+    this.#max = options.max ?? 100_000;
+    this.#holdMs = options.holdMs ?? Infinity;
   }
 
   /**
@@ -48,7 +60,7 @@ export class OverLimitCache {
   get(key: string, spec: LimitSpec, cost: number, now: number): LimitStep | undefined {
     const e = this.#entries.get(key);
     if (e === undefined || !sameRequest(e, spec, cost)) return undefined;
-    if (now >= e.retryAt - SLACK_MS) {
+    if (now >= e.retryAt - SLACK_MS || now >= e.lapseAt) {
       this.#entries.delete(key);
       return undefined;
     }
@@ -60,12 +72,12 @@ export class OverLimitCache {
     // Not worth it for a wait under the slack; never forever (a cost above a window's limit never fits).
     if (!(step.retryAfterMs > SLACK_MS && Number.isFinite(step.retryAfterMs))) return;
     if (this.#entries.size >= this.#max) {
-      for (const [k, e] of this.#entries) if (now >= e.retryAt - SLACK_MS) this.#entries.delete(k);
+      for (const [k, e] of this.#entries) if (now >= e.retryAt - SLACK_MS || now >= e.lapseAt) this.#entries.delete(k);
       // Still full: skip caching; the store is asked again, which is correct, only slower.
       if (this.#entries.size >= this.#max) return;
     }
     const { algorithm, rate, capacity, windowMs } = spec;
-    this.#entries.set(key, { algorithm, rate, capacity, windowMs, cost, remaining: step.remaining, retryAt: now + step.retryAfterMs, resetAt: now + step.resetMs });
+    this.#entries.set(key, { algorithm, rate, capacity, windowMs, cost, remaining: step.remaining, retryAt: now + step.retryAfterMs, lapseAt: now + this.#holdMs, resetAt: now + step.resetMs });
   }
 
   get size(): number {

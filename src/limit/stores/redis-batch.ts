@@ -25,7 +25,8 @@ const MAX_KEYS = 512;
  * a call by keys first: one call stays small enough not to stall Redis.
  *
  * `maxBatch: 1` sends each check at once: Redis Cluster needs every key of a
- * call in one slot, and two clients' keys rarely share one.
+ * call in one slot, and two keys rarely share one (there a check of several
+ * limits is not batched at all but sent per key, redis.ts).
  */
 export class CheckBatcher {
   readonly #send: SendBatch;

@@ -31,6 +31,11 @@ import type { LimitCheck, LimitStep } from './store.js';
  *
  * A key holding another algorithm's state (a limit id whose algorithm changed
  * across a reload) reads as no state instead of failing the whole batch.
+ *
+ * Two modes for Redis Cluster, where a check of several limits is decided one
+ * key per call and compensated (redis.ts): ARGV[1] = 'at' prefixes one
+ * single-limit check and appends the `now` it was decided at to the reply;
+ * ARGV[1] = 'refund' undoes one such committed step (see `encodeRefund`).
  */
 export const CHECK_LUA = `
 local EPS, EPS_MS = 1e-9, 1e-6
@@ -110,17 +115,82 @@ local function concurrency(key, now, cap)
   return false, 0, 0, 1000
 end
 
-local clock
-local out, k, a = {}, 0, 1
-while a <= #ARGV do
-  local now = tonumber(ARGV[a])
-  if ARGV[a] == '' then
-    if not clock then
-      local t = redis.call('TIME')
-      clock = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
-    end
-    now = clock
+-- Gives back one committed step of \`cost\` (decided at t0, reply resetMs r0), never more than
+-- the commit still holds, so a refund is never looser than no commit at all. Buckets: without
+-- the commit the bucket was full from t0 + r0 - cost / rate on; a later write there found it
+-- capped, so what refilled after that instant up to the write (the last one is s[2]; gcra keeps
+-- none, so up to now) was never the commit's to give back. Windows: the commit's count sits in
+-- t0's window (for sliding_window, in previous once the next window is written). 1 if changed.
+local function refund(key, now, algo, rate, cap, w, cost, t0, r0, member)
+  if algo == '5' then
+    local n = redis.pcall('ZREM', key, member)
+    if type(n) ~= 'number' then return 0 end
+    return n
   end
+  local nxt, idle
+  if algo == '1' then
+    local s = read(key, 2)
+    if not s then return 0 end
+    local give = cost
+    local late = s[2] - math.max(t0 + r0 - (cost * 1000) / rate, t0)
+    if late > 0 then give = cost - (late * rate) / 1000 end
+    if give <= 0 then return 0 end
+    local tokens = math.min(cap, s[1] + give)
+    nxt, idle = {tokens, s[2]}, s[2] + ((cap - tokens) * 1000) / rate
+  elseif algo == '2' then
+    local s = read(key, 1)
+    if not s then return 0 end
+    local interval = 1000 / rate
+    local tat = s[1] - cost * interval + math.max(0, now - math.max(t0 + r0 - cost * interval, t0))
+    if tat >= s[1] then return 0 end
+    nxt, idle = {tat}, tat
+  elseif algo == '3' then
+    local s = read(key, 2)
+    local start = math.floor(t0 / w) * w
+    if not s or s[1] ~= start then return 0 end
+    nxt, idle = {start, math.max(0, s[2] - cost)}, start + w
+  else
+    local s = read(key, 3)
+    local start = math.floor(t0 / w) * w
+    if not s then return 0 end
+    -- The commit counted in its window's current; a write in the next window moved that count to previous.
+    if s[1] == start then nxt = {start, math.max(0, s[2] - cost), s[3]}
+    elseif s[1] == start + w then nxt = {s[1], s[2], math.max(0, s[3] - cost)}
+    else return 0 end
+    idle = nxt[1] + w
+    if nxt[2] > 0 then idle = nxt[1] + 2 * w end
+  end
+  local parts = {}
+  for j = 1, #nxt do parts[j] = fmt(nxt[j]) end
+  local px = math.max(1, math.ceil(idle - now))
+  if px < math.huge then redis.call('SET', key, table.concat(parts, ':'), 'PX', fmt(px))
+  else redis.call('SET', key, table.concat(parts, ':')) end
+  return 1
+end
+
+local clock
+local function time()
+  if not clock then
+    local t = redis.call('TIME')
+    clock = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+  end
+  return clock
+end
+
+if ARGV[1] == 'refund' then
+  local now = tonumber(ARGV[2]) or time()
+  return refund(KEYS[1], now, ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9]), ARGV[10])
+end
+
+local stamp = ARGV[1] == 'at'
+-- 'dry': decide as ever, store nothing (the admin API's peek).
+local dry = ARGV[1] == 'dry'
+local out, k, a = {}, 0, 1
+if stamp or dry then a = 2 end
+local now
+while a <= #ARGV do
+  now = tonumber(ARGV[a])
+  if ARGV[a] == '' then now = time() end
   local n, cost = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
   a = a + 3
   local steps, refused = {}, false
@@ -139,7 +209,7 @@ while a <= #ARGV do
   end
   for i = 1, n do
     local st = steps[i]
-    if st[1] and not refused then
+    if st[1] and not refused and not dry then
       local key = KEYS[k + i]
       if st[7] == '5' then
         local lease = st[8]
@@ -161,6 +231,7 @@ while a <= #ARGV do
   end
   k = k + n
 end
+if stamp then out[#out + 1] = fmt(now) end
 return out
 `;
 
@@ -179,25 +250,22 @@ const ALGORITHM_CODE: Readonly<Record<AlgorithmName, string>> = {
 
 /**
  * `<prefix>{<limit>:<scope key>}`: the braces are a Redis Cluster hash tag,
- * so single-limit checks spread over the cluster by client.
+ * so limits spread over the cluster by limit and client.
  */
 export function bucketKey(prefix: string, limitId: string, scopeKey: string): string {
   return `${prefix}{${limitId}:${scopeKey}}`;
 }
 
 /**
- * The Redis key of each limit of a check. On Cluster one script call must
- * stay in one slot, so the keys of a check of several limits share the hash
- * tag of its group: `<prefix>{<group>}<limit>:<scope key>`. The price: such
- * checks shard by group (policy), not by client, so one busy policy loads
- * one master; and a limit shared by several groups (scope global) is one
- * budget per group on Cluster, not one in all. Standalone Redis has no slots
- * and keeps the per-limit layout whatever the check.
+ * The Redis key of each limit of a check: one per limit and scope key,
+ * whatever check it is in, so a limit shared by several checks (a route
+ * limit in every plan, one check of one limit or of several) is one budget,
+ * on standalone Redis and on Cluster alike.
+ * The third argument is ignored (keys no longer depend on Cluster); it stays
+ * only until test/unit/redis-batch.test.ts stops passing it.
  */
-export function checkKeys(prefix: string, check: LimitCheck, cluster: boolean): string[] {
-  const { limits, keys } = check;
-  if (cluster && limits.length > 1) return limits.map((spec, i) => `${prefix}{${check.group}}${spec.id}:${keys[i] as string}`);
-  return limits.map((spec, i) => bucketKey(prefix, spec.id, keys[i] as string));
+export function checkKeys(prefix: string, check: LimitCheck): string[] {
+  return check.limits.map((spec, i) => bucketKey(prefix, spec.id, check.keys[i] as string));
 }
 
 /**
@@ -219,6 +287,21 @@ export function encodeCheck(check: LimitCheck, now: number | undefined, members:
     );
   });
   return args;
+}
+
+/** A Cluster per-key check (`'at'` mode): one limit's ARGV, its reply then carries `now` as a 5th entry. */
+export function encodeStamped(check: LimitCheck, index: number, now: number | undefined, member: string): string[] {
+  const one: LimitCheck = { group: check.group, limits: [check.limits[index] as LimitSpec], keys: [check.keys[index] as string], cost: check.cost };
+  return ['at', ...encodeCheck(one, now, [member])];
+}
+
+/**
+ * Undoes the commit of one `'at'` call (see refund in CHECK_LUA): `at` is the
+ * `now` its reply carried, `resetMs` its step's; `now` undefined: Redis TIME.
+ */
+export function encodeRefund(spec: LimitSpec, cost: number, now: number | undefined, at: string, resetMs: number, member: string): string[] {
+  const when = now === undefined ? '' : String(now);
+  return ['refund', when, ALGORITHM_CODE[spec.algorithm], String(spec.rate), String(spec.capacity), String(spec.windowMs), String(cost), at, String(resetMs), member];
 }
 
 /** The steps of `count` limits starting at the `first`-th limit of a call's reply. */

@@ -5,9 +5,9 @@ import type { LimitSpec } from '../algorithms/types.js';
 import type { Logger } from '../../observability/logging.js';
 import { MemoryStore } from './memory.js';
 import { OverLimitCache } from './over-limit-cache.js';
-import { CHECK_LUA, checkKeys, encodeCheck, type ScriptReply } from './redis-script.js';
+import { CHECK_LUA, checkKeys, encodeCheck, encodeRefund, encodeStamped, parseSteps, type ScriptReply } from './redis-script.js';
 import { CheckBatcher } from './redis-batch.js';
-import { enforcedAllow, monotonicClock, type Clock, type LimitCheck, type LimitOutcome, type LimitStep, type LimitStore, type StoreHealth } from './store.js';
+import { enforcedAllow, monotonicClock, type CheckOptions, type Clock, type LimitCheck, type LimitOutcome, type LimitStep, type LimitStore, type StoreHealth } from './store.js';
 
 /** `unavailable`: decided by on_error without asking, because Redis was known to be down. */
 export type StoreErrorReason = 'timeout' | 'connection' | 'script' | 'other' | 'unavailable';
@@ -25,6 +25,12 @@ type ScriptClient = (Redis | Cluster) & {
 };
 
 const CHECK_SHA = createHash('sha1').update(CHECK_LUA).digest('hex');
+
+/** One limit of a Cluster per-key check: its step, and the `now` (Redis's, as a string) it was decided and committed at. */
+interface Stamped {
+  readonly step: LimitStep;
+  readonly at: string;
+}
 
 /** Test hooks: an injected clock, and whether the script takes `now` from it instead of Redis TIME. */
 export interface RedisStoreOptions {
@@ -56,11 +62,14 @@ const CLOSED_STEP: LimitStep = { allowed: false, remaining: 0, resetMs: 0, retry
  * The distributed store: every instance shares each limit's state in Redis,
  * so N gateways enforce the configured limits, not N times them.
  *
- * - Each check is one atomic step of CHECK_LUA (all its limits decided
- *   together, all or nothing stored), run by EVALSHA, with EVAL on NOSCRIPT.
- *   Concurrent checks are batched: those asked in one event-loop turn share
- *   one call (redis-batch.ts); on Redis Cluster, where one call must stay in
- *   one slot, each check is its own call and ioredis auto-pipelines them.
+ * - On standalone Redis each check is one atomic step of CHECK_LUA (all its
+ *   limits decided together, all or nothing stored), run by EVALSHA, with
+ *   EVAL on NOSCRIPT, and the checks asked in one event-loop turn share one
+ *   call (redis-batch.ts). On Redis Cluster, where one call must stay in one
+ *   slot, each check is its own call, auto-pipelined per node by ioredis, and
+ *   a check of several limits is one call per key, compensated (#perKey).
+ * - A limit has one key per scope key (`<prefix>{<limit>:<scope key>}`),
+ *   whatever check it is in, so a shared limit is one budget everywhere.
  * - Concurrency slots are leases in a sorted set: `release` removes ours, and
  *   a lease of an instance that crashed expires after `leaseMs`.
  * - Limit keys Redis has refused are refused locally until the same request
@@ -75,7 +84,7 @@ export class RedisStore implements LimitStore {
   readonly #batcher: CheckBatcher;
   readonly #config: RedisStoreConfig;
   readonly #fallback: MemoryStore;
-  readonly #cache = new OverLimitCache();
+  readonly #cache: OverLimitCache;
   readonly #clock: Clock;
   readonly #serverTime: boolean;
   readonly #logger: Logger;
@@ -99,10 +108,12 @@ export class RedisStore implements LimitStore {
     this.#clock = options.clock ?? monotonicClock;
     this.#serverTime = options.serverTime ?? true;
     this.#fallback = new MemoryStore(options.memory, { clock: this.#clock });
+    // Cluster: a refusal may count tokens of another check about to be refunded (#perKey), trusted a bounded while.
+    this.#cache = new OverLimitCache({ holdMs: config.cluster ? 3 * config.timeoutMs : undefined });
     this.#client = connect(config);
     // No numberOfKeys: the key count is the first argument of each call.
     if (!config.cluster) this.#client.defineCommand('tgCheck', { lua: CHECK_LUA });
-    this.#batcher = new CheckBatcher((keys, args) => this.#sendBatch(keys, args), { maxBatch: config.cluster ? 1 : undefined });
+    this.#batcher = new CheckBatcher((keys, args) => this.#call(keys, args), { maxBatch: config.cluster ? 1 : undefined });
     this.#client.on('ready', () => void this.#connectAll().then(() => this.#setUp(true)));
     this.#client.on('close', () => this.#setUp(false, 'connection closed'));
     // ioredis emits 'error' on every failed reconnect; the state change is logged once.
@@ -110,10 +121,11 @@ export class RedisStore implements LimitStore {
     this.#events.onStateChange(false);
   }
 
-  check(check: LimitCheck): LimitOutcome | Promise<LimitOutcome> {
+  check(check: LimitCheck, options?: CheckOptions): LimitOutcome | Promise<LimitOutcome> {
     if (check.limits.length === 0) return { allowed: true, steps: [] };
+    if (options?.dryRun) return this.#peek(check);
     const now = this.#clock();
-    const keys = checkKeys(this.#config.keyPrefix, check, this.#config.cluster);
+    const keys = checkKeys(this.#config.keyPrefix, check);
     const refused = this.#cache.size > 0 ? this.#cachedRefusal(check, keys, now) : undefined;
     if (refused !== undefined) {
       this.#events.onLocalDenial();
@@ -124,8 +136,9 @@ export class RedisStore implements LimitStore {
       return this.#withoutRedis(check);
     }
     const members = check.limits.map((spec) => (spec.algorithm === 'concurrency' ? `${this.#leasePrefix}:${(this.#leases++).toString(36)}` : ''));
-    const args = encodeCheck(check, this.#serverTime ? undefined : now, members);
-    return this.#batcher.take(keys, args).then(
+    const at = this.#serverTime ? undefined : now;
+    const decided = this.#config.cluster && check.limits.length > 1 ? this.#perKey(check, keys, members, at) : this.#batcher.take(keys, encodeCheck(check, at, members));
+    return decided.then(
       (steps) => this.#outcome(check, keys, members, steps, now),
       (err: Error) => {
         this.#events.onError(classify(err));
@@ -134,9 +147,67 @@ export class RedisStore implements LimitStore {
     );
   }
 
-  /** One script call for a batch; its outcome feeds the responsiveness state once per call, not per check. */
-  #sendBatch(keys: string[], args: string[]): Promise<ScriptReply> {
-    const call = this.#config.cluster ? this.#sendCluster(keys, args) : this.#client.tgCheck(keys.length, ...keys, ...args);
+  /**
+   * Redis Cluster, a check of several limits. Their keys live on any masters,
+   * so no one script sees them all: each limit is decided by its own call,
+   * which stores the limit's next state when its own step allows (as a check
+   * of that limit alone would), and when the steps combined refuse, every
+   * commit is given back (refund in CHECK_LUA). The trade-off against the
+   * one atomic script of standalone Redis: never looser (a refund never
+   * gives back more than the commit still holds), but a request meeting
+   * those tokens between commit and refund sees them spent, so it may be
+   * refused where standalone would admit it: stricter, for about one round
+   * trip (or until refill, if a refund is lost). The steps answered are the
+   * decision's, as standalone reports them, not the states after refunds.
+   * A call that fails fails the check (on_error decides), after the others
+   * are given back: a failed check consumes nothing, as on standalone.
+   */
+  async #perKey(check: LimitCheck, keys: string[], members: string[], now: number | undefined): Promise<LimitStep[]> {
+    const calls = keys.map((key, i) => this.#call([key], encodeStamped(check, i, now, members[i] as string)).then(stamped));
+    const decided = await Promise.allSettled(calls);
+    const failed = decided.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    const steps = decided.map((r) => (r.status === 'fulfilled' ? r.value.step : CLOSED_STEP));
+    if (failed === undefined && enforcedAllow(check.limits, steps)) return steps;
+    decided.forEach((r, i) => {
+      if (r.status === 'fulfilled' && r.value.step.allowed) this.#refund(check.limits[i] as LimitSpec, keys[i] as string, members[i] as string, check.cost, now, r.value);
+    });
+    if (failed !== undefined) throw failed.reason;
+    return steps;
+  }
+
+  /**
+   * A dry run: the same script deciding at the same instant, storing nothing
+   * (and never answered from the over-limit cache, which only knows refusals).
+   * Not batched: peeks are rare and must not delay the batch they would join.
+   * On Cluster each limit is peeked by its own call, as nothing needs undoing.
+   */
+  async #peek(check: LimitCheck): Promise<LimitOutcome> {
+    if (!this.#up) return this.#config.onError === 'local' ? this.#fallback.check(check, { dryRun: true }) : this.#withoutRedis(check);
+    const keys = checkKeys(this.#config.keyPrefix, check);
+    const at = this.#serverTime ? undefined : this.#clock();
+    try {
+      const calls = this.#config.cluster
+        ? keys.map((key, i) => this.#call([key], ['dry', ...encodeCheck({ ...check, limits: [check.limits[i] as LimitSpec], keys: [check.keys[i] as string] }, at, [''])]))
+        : [this.#call(keys, ['dry', ...encodeCheck(check, at, keys.map(() => ''))])];
+      const replies = await Promise.all(calls);
+      const steps = replies.flatMap((reply) => parseSteps(reply, 0, reply.length / 4));
+      return { allowed: enforcedAllow(check.limits, steps), steps };
+    } catch (err) {
+      this.#events.onError(classify(err as Error));
+      return this.#config.onError === 'local' ? this.#fallback.check(check, { dryRun: true }) : this.#withoutRedis(check);
+    }
+  }
+
+  /** Fire and forget: a lost refund only leaves its tokens spent until they refill (stricter, never looser). */
+  #refund(spec: LimitSpec, key: string, member: string, cost: number, now: number | undefined, committed: Stamped): void {
+    if (this.#closed) return;
+    const args = encodeRefund(spec, cost, now, committed.at, committed.step.resetMs, member);
+    this.#eval([key], args).catch((err: Error) => this.#events.onError(classify(err)));
+  }
+
+  /** One script call (a batch, or one key on Cluster); its outcome feeds the responsiveness state once per call, not per check. */
+  #call(keys: string[], args: string[]): Promise<ScriptReply> {
+    const call = this.#config.cluster ? (this.#eval(keys, args) as Promise<ScriptReply>) : this.#client.tgCheck(keys.length, ...keys, ...args);
     return call.then(
       (reply) => {
         this.#timeoutsInARow = 0;
@@ -159,15 +230,12 @@ export class RedisStore implements LimitStore {
    * the keys of. NOSCRIPT (a restarted or flushed node) is answered as ioredis
    * scripts do: one EVAL, which also caches the script again.
    */
-  #sendCluster(keys: string[], args: string[]): Promise<ScriptReply> {
+  #eval(keys: string[], args: string[]): Promise<unknown> {
     const client = this.#client;
-    return client.evalsha(CHECK_SHA, keys.length, ...keys, ...args).then(
-      (reply) => reply as ScriptReply,
-      (err: Error) => {
-        if (!err.message.startsWith('NOSCRIPT')) throw err;
-        return client.eval(CHECK_LUA, keys.length, ...keys, ...args) as Promise<ScriptReply>;
-      },
-    );
+    return client.evalsha(CHECK_SHA, keys.length, ...keys, ...args).catch((err: Error) => {
+      if (!err.message.startsWith('NOSCRIPT')) throw err;
+      return client.eval(CHECK_LUA, keys.length, ...keys, ...args);
+    });
   }
 
   #outcome(check: LimitCheck, keys: string[], members: string[], steps: LimitStep[], now: number): LimitOutcome {
@@ -304,6 +372,11 @@ export class RedisStore implements LimitStore {
       this.#logger.warn({ store: 'redis', on_error: this.#config.onError, reason: why }, 'store: redis unavailable');
     }
   }
+}
+
+function stamped(reply: ScriptReply): Stamped {
+  if (!Array.isArray(reply) || reply.length !== 5) throw new Error('unexpected script reply: 5 entries expected');
+  return { step: parseSteps(reply, 0, 1)[0] as LimitStep, at: String(reply[4]) };
 }
 
 function classify(err: Error): StoreErrorReason {

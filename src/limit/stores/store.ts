@@ -5,11 +5,7 @@ import type { LimitSpec, Step } from '../algorithms/types.js';
  * enforced limit allows it, and when one refuses, none is consumed.
  */
 export interface LimitCheck {
-  /**
-   * Stable id of this set of limits (route policy, plus plan). On Redis
-   * Cluster a set of several limits shares this hash tag so one script can
-   * decide them atomically.
-   */
+  /** Stable id of this set of limits (route policy, plus plan or override): names the set in queues and reports. */
   readonly group: string;
   readonly limits: readonly LimitSpec[];
   /** Each limit's scope key, in order: the client's key, `route:<path>` or `global`. */
