@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { ApiKeyConfig, GatewayConfig, RouteConfig } from '../config/types.js';
-import { identifyClient, ipIdentity, type ClientIdentity } from '../limit/keys.js';
+import { hashKey, identifyClient, ipIdentity, type ClientIdentity } from '../limit/keys.js';
 import { ApiKeyIndex } from '../limit/api-keys.js';
 import { createJwtVerifier } from '../limit/jwt.js';
 import type { LogRequest } from './simulate-log.js';
@@ -18,6 +18,8 @@ export interface ReplayIdentity {
  */
 export const UNKNOWN_IP = 'unknown';
 
+const GATEWAY_LABEL = /^(?:id:|key:[0-9a-f]{12}$|jwt:[0-9a-f]{12}$)/;
+
 const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, string>;
 
 /**
@@ -31,28 +33,40 @@ const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, s
  *   ipIdentity (so ipv6_subnet applies); `id:` takes its api_keys entry and so
  *   its plan; an id the config no longer has, `key:` and `jwt:` labels stand
  *   for themselves (the log holds neither the key nor the token, nor, for
- *   them, the address).
+ *   them, the address); any other text is taken for a raw key and shown as
+ *   its `key:<12 hex>` digest, so a report never prints one.
  */
 export function createIdentifier(config: GatewayConfig, now: () => number) {
   const apiKeys = config.apiKeys.length > 0 ? new ApiKeyIndex(config.apiKeys) : null;
   const jwt = config.jwt ? createJwtVerifier(config.jwt) : null;
   const byId = new Map<string, ApiKeyConfig>(config.apiKeys.map((k) => [k.id, k]));
-  // Non-ip labels give the same identity on every route: built once each.
+  // Labels repeat on every line of a client: each identity is built once (per ipv6_subnet, for ip: labels).
   const labels = new Map<string, ClientIdentity>();
+  const ipLabels = new Map<number, Map<string, ReplayIdentity>>();
 
   function fromLabel(label: string, ip: string | undefined, subnet: number): ReplayIdentity {
     if (label.startsWith('ip:')) {
-      const addr = label.slice(3);
-      const slash = addr.indexOf('/');
-      const at = slash === -1 ? addr : addr.slice(0, slash);
-      return { client: ipIdentity(at, subnet), ip: at };
+      let bySubnet = ipLabels.get(subnet);
+      if (bySubnet === undefined) ipLabels.set(subnet, (bySubnet = new Map()));
+      let identity = bySubnet.get(label);
+      if (identity === undefined) {
+        const addr = label.slice(3);
+        const slash = addr.indexOf('/');
+        const at = slash === -1 ? addr : addr.slice(0, slash);
+        identity = { client: ipIdentity(at, subnet), ip: at };
+        if (bySubnet.size >= 100_000) bySubnet.clear();
+        bySubnet.set(label, identity);
+      }
+      return identity;
     }
     let client = labels.get(label);
     if (client === undefined) {
       const known = label.startsWith('id:') ? byId.get(label.slice(3)) : undefined;
+      // Not one of the gateway's label forms: it may be a raw key, so it is shown, like one, as a digest.
+      const shown = GATEWAY_LABEL.test(label) ? label : hashKey(label);
       client = known
         ? { key: `id:${known.id}`, label, keyId: known.id, plan: known.plan, verified: true }
-        : { key: label, label, keyId: null, plan: null, verified: label.startsWith('jwt:') };
+        : { key: shown, label: shown, keyId: null, plan: null, verified: label.startsWith('jwt:') };
       if (labels.size >= 100_000) labels.clear();
       labels.set(label, client);
     }

@@ -32,6 +32,8 @@ export type ParsedLine = LogRequest | 'skip' | 'malformed';
  * reload, warnings without a request) is skipped. Never throws.
  */
 export function parseLine(text: string): ParsedLine {
+  const scanned = scanAccessLine(text);
+  if (scanned !== undefined) return scanned;
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -55,6 +57,34 @@ export function parseLine(text: string): ParsedLine {
   }
   const host = typeof line.host === 'string' ? line.host : headers?.host;
   return { time, method: method.toUpperCase(), target: path, host: typeof host === 'string' ? host : '', headers, key, ip, client, durationMs: duration };
+}
+
+// What access-log.ts writeLine renders, field for field: pino's level and time, the logger's
+// bindings (plain values), then its fields in its order, optional ones where it may leave them out.
+// A JSON string body that needs no escape: no quote, backslash or control character.
+const CHARS = '[^"\\\\\\u0000-\\u001f]*';
+const STR = `"${CHARS}"`;
+const NUM = '-?\\d+(?:\\.\\d+)?(?:[eE][+-]?\\d+)?';
+const ACCESS_LINE = new RegExp(
+  `^\\{"level":\\d+,"time":(\\d+)(?:,"[A-Za-z_]+":(?:${STR}|${NUM}|true|false|null))*?,"reqId":${STR},"method":"([A-Z]+)","path":"(${CHARS})"` +
+    `,"route":${STR}(?:,"upstream":${STR})?,"client":"(${CHARS})"(?:,"key_id":${STR})?(?:,"plan":${STR})?,"decision":"[a-z_]+"` +
+    `(?:,"delayed_ms":${NUM})?,"status":\\d+,"duration_ms":(${NUM}),"msg":"request"\\}$`,
+);
+
+/**
+ * The gateway's own access line, matched by one anchored regex instead of
+ * JSON.parse, which costs more than the rest of a replay together (the line
+ * has 14 fields; 5 matter). The pattern admits exactly the lines writeLine
+ * renders without any escape (the common case: canonical paths and labels
+ * need none), each one valid JSON; any other line (an escaped path, a warn
+ * line with an `err`, an input line) returns undefined for JSON.parse.
+ */
+function scanAccessLine(text: string): LogRequest | undefined {
+  const m = ACCESS_LINE.exec(text);
+  if (m === null) return undefined;
+  const duration = Number(m[5]);
+  if (!(duration >= 0)) return undefined;
+  return { time: Number(m[1]), method: m[2] as string, target: m[3] as string, host: '', headers: undefined, key: undefined, ip: undefined, client: m[4] as string, durationMs: duration };
 }
 
 /** Epoch ms as the gateway writes it, or an ISO 8601 string. */

@@ -1,17 +1,16 @@
-import type { GatewayConfig, LimitSet, RouteConfig } from '../config/types.js';
+import type { GatewayConfig, RouteConfig } from '../config/types.js';
 import { RESERVED_PATHS } from '../config/validate.js';
-import type { LimitSpec } from '../limit/algorithms/types.js';
 import { AccessMatcher } from '../limit/access.js';
 import { summarise } from '../limit/decision.js';
-import type { ClientIdentity } from '../limit/keys.js';
 import { MemoryStore } from '../limit/stores/memory.js';
-import type { LimitCheck, LimitOutcome } from '../limit/stores/store.js';
+import type { LimitOutcome } from '../limit/stores/store.js';
 import { normaliseTarget } from '../routing/normalise.js';
 import { RouteTable } from '../routing/table.js';
 import { createIdentifier } from './simulate-identity.js';
 import { parseLine, readLines, type LogRequest } from './simulate-log.js';
 import { VirtualClock, VirtualQueues } from './simulate-queue.js';
 import { Tally, type SimulationReport } from './simulate-report.js';
+import { checkOf, waitOf } from '../limit/sets.js';
 
 export type { SimulationReport, RouteRow } from './simulate-report.js';
 
@@ -126,24 +125,4 @@ export function simulate(config: GatewayConfig, lines: Iterable<string>): Simula
 /** simulate() over a file's lines; throws the file's read error (ENOENT...). */
 export function simulateFile(config: GatewayConfig, file: string): SimulationReport {
   return simulate(config, readLines(file));
-}
-
-// The next two are hook.ts's checkOf and waitOf, which it does not export; kept identical.
-
-/** Each limit counts under its scope's key: the client's, the route's, or one for all. */
-function checkOf(set: LimitSet, client: ClientIdentity, route: RouteConfig): LimitCheck {
-  const keys = set.limits.map((l) => (l.scope === 'client' ? client.key : l.scope === 'route' ? `route:${route.path}` : 'global'));
-  return { group: set.group, limits: set.limits, keys, cost: route.cost };
-}
-
-/** The wait until every refusing enforced limit would allow, lengthened for the buckets by the refill of the units queued ahead. */
-function waitOf(limits: readonly LimitSpec[], outcome: LimitOutcome, unitsAhead: number): number {
-  let wait = 0;
-  outcome.steps.forEach((s, i) => {
-    const l = limits[i];
-    if (s.allowed || l?.mode !== 'enforce') return;
-    const refill = l.algorithm === 'token_bucket' || l.algorithm === 'gcra' ? (unitsAhead * 1000) / l.rate : 0;
-    wait = Math.max(wait, s.retryAfterMs + refill);
-  });
-  return wait;
 }

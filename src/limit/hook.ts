@@ -1,6 +1,5 @@
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import type { RouteConfig } from '../config/types.js';
-import type { LimitSpec } from './algorithms/types.js';
 import { summarise, type LimitDecision } from './decision.js';
 import type { Clock, LimitOutcome, LimitStore } from './stores/store.js';
 import { identifyClient } from './keys.js';
@@ -10,7 +9,7 @@ import type { ApiKeyIndex } from './api-keys.js';
 import type { JwtVerifier } from './jwt.js';
 import { DelayQueues } from './queue.js';
 import type { Overrides } from './overrides.js';
-import { checkOf, limitSetFor } from './sets.js';
+import { checkOf, limitSetFor, waitOf } from './sets.js';
 import { sendGatewayError } from '../respond.js';
 
 /** What the limit step reports to metrics. `plan` is a configured plan name or `anonymous`: bounded. */
@@ -128,21 +127,4 @@ export function createLimitHook(context: LimitContext) {
       if (l.mode === 'shadow' && !decision.steps[i]?.allowed) events.onShadowLimited(route.path, l.id);
     });
   }
-}
-
-/**
- * The wait until every refusing enforced limit would allow: the longest of
- * their waits, each lengthened, for the buckets, by the refill of the
- * `unitsAhead` units queued requests will take first. Windows add nothing
- * (a new window may admit the whole queue at once): a lower bound.
- */
-function waitOf(limits: readonly LimitSpec[], outcome: LimitOutcome, unitsAhead: number): number {
-  let wait = 0;
-  outcome.steps.forEach((s, i) => {
-    const l = limits[i];
-    if (s.allowed || l?.mode !== 'enforce') return;
-    const refill = l.algorithm === 'token_bucket' || l.algorithm === 'gcra' ? (unitsAhead * 1000) / l.rate : 0;
-    wait = Math.max(wait, s.retryAfterMs + refill);
-  });
-  return wait;
 }

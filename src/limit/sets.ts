@@ -2,7 +2,7 @@ import type { LimitSet, RouteConfig } from '../config/types.js';
 import type { LimitSpec } from './algorithms/types.js';
 import type { ClientIdentity } from './keys.js';
 import type { ActiveOverride } from './overrides.js';
-import type { LimitCheck } from './stores/store.js';
+import type { LimitCheck, LimitOutcome } from './stores/store.js';
 
 /** Which limits bind a client on a route: an operator's override, else its plan's, else the anonymous ones. */
 export function limitSetFor(sets: NonNullable<RouteConfig['limitSets']>, client: ClientIdentity, override: ActiveOverride | undefined): LimitSet {
@@ -27,4 +27,21 @@ function overrideSet(base: LimitSet, spec: LimitSpec, key: string): LimitSet {
     bySpec.set(spec, set);
   }
   return set;
+}
+
+/**
+ * The wait until every refusing enforced limit would allow: the longest of
+ * their waits, each lengthened, for the buckets, by the refill of the
+ * `unitsAhead` units queued requests will take first. Windows add nothing
+ * (a new window may admit the whole queue at once): a lower bound.
+ */
+export function waitOf(limits: readonly LimitSpec[], outcome: LimitOutcome, unitsAhead: number): number {
+  let wait = 0;
+  outcome.steps.forEach((s, i) => {
+    const l = limits[i];
+    if (s.allowed || l?.mode !== 'enforce') return;
+    const refill = l.algorithm === 'token_bucket' || l.algorithm === 'gcra' ? (unitsAhead * 1000) / l.rate : 0;
+    wait = Math.max(wait, s.retryAfterMs + refill);
+  });
+  return wait;
 }
