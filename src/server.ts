@@ -101,7 +101,7 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
       return adminUrl;
     },
     async listen() {
-      await store.whenReady?.();
+      await Promise.all([store.whenReady?.(), overrides.whenReady?.()]);
       const host = options.host ?? config.server.host;
       await new Promise<void>((resolve, reject) => {
         listener.server.once('error', reject);

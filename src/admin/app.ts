@@ -41,6 +41,9 @@ export async function buildAdminApp(deps: AdminDeps): Promise<FastifyInstance> {
     logger: false,
     ajv: { customOptions: { allErrors: true, removeAdditional: false, coerceTypes: false } },
     bodyLimit: 64 * 1024,
+    // A client key may be 512 characters (schemas.ts): the router's default (100, decoded) answered 414 below that.
+    // Above 512, so the schema refuses a longer key with a 400 naming it.
+    routerOptions: { maxParamLength: 1024 },
   });
   const tokens = () => new AdminTokens(deps.config().admin?.tokens ?? []);
   let current = { config: deps.config(), tokens: tokens(), explain: explainContext(deps.config()) };

@@ -71,7 +71,11 @@ export async function explain(ctx: ExplainContext, input: ExplainInput, store: L
   const unrouted = (refusal: string, status: number): Explanation => ({ request, route: null, refusal, client: null, override: null, decision: 'none', status, limits: [] });
   const target = normaliseTarget(input.path);
   if (!target.ok) return unrouted('bad_request', 400);
-  if ((RESERVED_PATHS as readonly string[]).includes(target.path)) return unrouted('reserved', 200);
+  if ((RESERVED_PATHS as readonly string[]).includes(target.path)) {
+    // The gateway answers these itself, to GET and HEAD only, and /metrics not at all once admin.expose_metrics moved it (endpoints.ts).
+    const served = (method === 'GET' || method === 'HEAD') && !(target.path === '/metrics' && ctx.config.admin?.exposeMetrics);
+    return served ? unrouted('reserved', 200) : unrouted('not_found', 404);
+  }
   const match = ctx.table.match(target.path, method, input.host ?? input.headers.host ?? '');
   if (match.route === undefined) {
     const refusal = match.refusal === 'TG_ERR_REQUEST_METHOD_NOT_ALLOWED' ? 'method_not_allowed' : 'not_found';

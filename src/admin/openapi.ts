@@ -5,7 +5,7 @@ const errors = { 401: { description: 'missing or wrong bearer token', ...json(er
 const keyParam = [{ name: 'key', in: 'path', required: true, schema: clientKeyParam.properties.key }];
 
 /**
- * The OpenAPI 3.0 document of the admin API, built from the same schema
+ * The OpenAPI 3.1 document of the admin API, built from the same schema
  * objects Fastify validates with (schemas.ts). Nullable types are written as
  * JSON Schema type lists, which OpenAPI 3.1 reads; the document says 3.1.
  */
@@ -30,7 +30,7 @@ export function openApiDocument() {
         post: {
           summary: 'Rate limit as a service: take (or, with dry_run, peek at) a decision for a key under a policy',
           requestBody: { required: true, ...json(checkBody) },
-          responses: { 200: { description: 'allowed', ...json(checkResponse) }, 429: { description: 'refused', ...json(checkResponse) }, 404: { description: 'unknown policy', ...json(errorResponse) }, ...errors },
+          responses: { 200: { description: 'allowed', ...json(checkResponse) }, 429: { description: 'refused', ...json(checkResponse) }, 403: { description: 'the key is blocked by an override', ...json(errorResponse) }, 404: { description: 'unknown policy', ...json(errorResponse) }, ...errors },
         },
       },
       '/v1/routes': { get: { summary: 'The live route table and policies', responses: { 200: { description: 'routes', ...json(routesResponse) }, ...errors } } },
@@ -44,7 +44,7 @@ export function openApiDocument() {
           responses: { 200: { description: 'explanation', ...json(explainResponse) }, ...errors },
         },
       },
-      '/v1/openapi.json': { get: { summary: 'This document', responses: { 200: { description: 'OpenAPI document' } } } },
+      '/v1/openapi.json': { get: { summary: 'This document', responses: { 200: { description: 'OpenAPI document' }, 401: errors[401] } } },
     },
   };
 }

@@ -16,13 +16,17 @@ export interface LimitView {
 
 /**
  * From a dry run of one request of `cost`: `remaining` is what the client has
- * now (an allowed step reports what would be left after it, so the cost goes
- * back), `reset` when the state would be back to a new client's.
+ * now and `reset` when its state is back to a new client's. An allowed step
+ * reports both as after the request, so the cost goes back: a bucket refills
+ * it at its rate, and a window with all its units left is a new client's.
  */
 export function limitView(spec: LimitSpec, step: LimitStep, cost: number): LimitView {
   const taken = spec.algorithm === 'concurrency' ? 1 : cost;
   const remaining = step.allowed ? Math.min(spec.capacity, step.remaining + taken) : step.remaining;
-  return { id: spec.id, algorithm: spec.algorithm, scope: spec.scope, mode: spec.mode, limit: spec.capacity, remaining, reset: headerSeconds(step.resetMs) };
+  let resetMs = step.resetMs;
+  if (step.allowed && (spec.algorithm === 'token_bucket' || spec.algorithm === 'gcra')) resetMs = Math.max(0, resetMs - (taken * 1000) / spec.rate);
+  else if (step.allowed && remaining >= spec.capacity) resetMs = 0;
+  return { id: spec.id, algorithm: spec.algorithm, scope: spec.scope, mode: spec.mode, limit: spec.capacity, remaining, reset: headerSeconds(resetMs) };
 }
 
 /** The JSON shape of an override (snake_case, ISO expiry). */

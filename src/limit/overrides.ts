@@ -24,6 +24,8 @@ export interface Overrides {
   get(key: string): ActiveOverride | undefined;
   set(key: string, override: Override): Promise<void>;
   delete(key: string): Promise<boolean>;
+  /** Resolves once the overrides in force are known (a shared store read once), or when waiting gives up. */
+  whenReady?(): Promise<void>;
   close(): Promise<void>;
 }
 

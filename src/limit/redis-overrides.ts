@@ -6,6 +6,7 @@ import type { Clock } from './stores/store.js';
 
 // Every instance re-reads the overrides this often: an override set anywhere binds everywhere within it.
 const SYNC_MS = 500;
+const STARTUP_WAIT_MS = 1000;
 
 /**
  * Overrides shared through Redis: one hash, `<prefix>overrides`, field = the
@@ -23,9 +24,13 @@ export class RedisOverrides implements Overrides {
   readonly #logger: Logger;
   readonly #timer: NodeJS.Timeout;
   #failing = false;
+  #synced = false;
+  readonly #firstSync: Promise<void>;
+  #markSynced: () => void = () => {};
 
   constructor(config: RedisStoreConfig, logger: Logger, clock: Clock) {
     this.#table = new OverrideTable(clock);
+    this.#firstSync = new Promise((resolve) => (this.#markSynced = resolve));
     this.#key = `${config.keyPrefix}overrides`;
     this.#logger = logger;
     const options = { enableOfflineQueue: false, maxRetriesPerRequest: 0, commandTimeout: Math.max(1000, config.timeoutMs), retryStrategy: () => 1000, lazyConnect: false };
@@ -74,7 +79,30 @@ export class RedisOverrides implements Overrides {
       else next.set(key, override);
     }
     this.#table.replaceAll(next);
+    if (!this.#synced) {
+      this.#synced = true;
+      this.#markSynced();
+    }
     if (expired.length > 0) await this.#client.hdel(this.#key, ...expired).catch(() => {});
+  }
+
+  /**
+   * A starting instance must not serve before it knows the blocks in force (a
+   * blocked client would get through its first requests): listen() waits for
+   * the first read, at most STARTUP_WAIT_MS; a Redis still down then is logged,
+   * and overrides apply from the first read that succeeds.
+   */
+  whenReady(): Promise<void> {
+    if (this.#synced) return Promise.resolve();
+    return Promise.race([
+      this.#firstSync,
+      new Promise<void>((resolve) =>
+        setTimeout(() => {
+          if (!this.#synced) this.#logger.warn('overrides: not read from redis yet; serving, overrides apply once they are');
+          resolve();
+        }, STARTUP_WAIT_MS).unref(),
+      ),
+    ]);
   }
 
   async close(): Promise<void> {
