@@ -156,6 +156,8 @@ fi
 
 # ---------------------------------------------------------------- config
 CONFIG="$TMP/config.yaml"
+# The admin API's bearer token, read by the config as ${ADMIN_TOKEN}; each gateway gets a free admin port.
+export ADMIN_TOKEN="demo-admin-token-$RANDOM$RANDOM"
 # API keys are configured by hash only: `throttlegate hash-key KEY` prints the label and the hash.
 hash_of() { node dist/cli.js hash-key "$1" | tail -n 1; }
 PRO_HASH=$(hash_of demo-pro-key)
@@ -189,6 +191,9 @@ api_keys:
   - { id: bob, hash: "${BOB_HASH}" }
   - { id: carol, hash: "${CAROL_HASH}" }
 deny: [banned]
+admin:                        # the admin API, on its own port (README "Admin API")
+  port: \${ADMIN_PORT:-0}
+  token: \${ADMIN_TOKEN}
 routes:
   - path: /api
     upstream: http://127.0.0.1:${API_PORT}
@@ -240,7 +245,8 @@ start_gateway() {
   GW_PORT=""
   for attempt in 1 2 3; do
     if [[ -n "$fixed" ]]; then port=$fixed; else port=$(node demo/free-port.mjs) || die "cannot find a free port"; fi
-    LOG_LEVEL=warn ${DETACH[@]+"${DETACH[@]}"} node dist/cli.js serve --config "$CONFIG" --port "$port" --host 127.0.0.1 >>"$GW_LOG" 2>&1 </dev/null &
+    GW_ADMIN_PORT=$(node demo/free-port.mjs) || die "cannot find a free port"
+    ADMIN_PORT=$GW_ADMIN_PORT LOG_LEVEL=warn ${DETACH[@]+"${DETACH[@]}"} node dist/cli.js serve --config "$CONFIG" --port "$port" --host 127.0.0.1 >>"$GW_LOG" 2>&1 </dev/null &
     GW_PID=$!
     PIDS+=("$GW_PID")
     wait_ready "$GW_PID" "$port"
@@ -261,6 +267,7 @@ start_gateway() {
 
 start_gateway "${DEMO_PORT:-}"
 BASE="http://127.0.0.1:$GW_PORT"
+ADMIN1_PORT=$GW_ADMIN_PORT
 echo "gateway     $BASE (pid $GW_PID, LOG_LEVEL=warn, log $GW_LOG)  GET /ready -> 200"
 if ((REDIS)); then
   start_gateway "${DEMO_PORT2:-}"
@@ -337,6 +344,29 @@ printf '%-34s %s
 [[ "$PRO" == "200 200 200 200 200 200 " ]] || PROBLEMS+=("/partner pro plan: expected 6x 200, got: $PRO")
 [[ "$BANNED" == "403 " ]] || PROBLEMS+=("/partner banned key: expected 403, got: $BANNED")
 echo "401 body: $(c "$BASE/partner/orders")   403 body: $(c -H "x-api-key: demo-banned-key" "$BASE/partner/orders")"
+
+heading "Admin API (its own port, bearer token): explain, override, check"
+ADMIN="http://127.0.0.1:$ADMIN1_PORT"
+AUTH="Authorization: Bearer $ADMIN_TOKEN"
+admin() { c -H "$AUTH" -H 'content-type: application/json' "$@"; }
+noauth=$(c -o /dev/null -w '%{http_code}' "$ADMIN/v1/routes")
+printf '%-44s -> %s\n' "GET /v1/routes without a token" "$noauth"
+[[ "$noauth" == 401 ]] || PROBLEMS+=("admin API without a token: expected 401, got $noauth")
+why=$(admin "$ADMIN/v1/explain?method=GET&path=/api/hello&header.x-api-key=alice")
+printf '%-44s -> %s\n' "why is alice refused on /api? (explain)" "$(sed -n 's/.*"decision":"\([a-z_]*\)","status":\([0-9]*\).*/decision \1, status \2/p' <<<"$why")"
+[[ "$why" == *'"decision":"limited","status":429'* ]] || PROBLEMS+=("explain for alice on /api: expected limited/429, got: $why")
+admin -X PUT -d '{"block": true, "expires_in": "1m"}' "$ADMIN/v1/limits/id:bob" -o /dev/null
+blocked=$(c -H "x-api-key: bob" -o /dev/null -w '%{http_code}' "$BASE/api/v2/items")
+admin -X DELETE "$ADMIN/v1/limits/id:bob" -o /dev/null
+unblocked=$(c -H "x-api-key: bob" -o /dev/null -w '%{http_code}' "$BASE/api/v2/items")
+printf '%-44s -> %s, after DELETE -> %s\n' "PUT /v1/limits/id:bob {block: true}: bob" "$blocked" "$unblocked"
+[[ "$blocked" == 403 && "$unblocked" == 200 ]] || PROBLEMS+=("admin block of bob: expected 403 then 200, got $blocked then $unblocked")
+CHECKS=""
+for ((i = 0; i < 12; i++)); do
+  CHECKS+="$(admin -X POST -d '{"key": "user-123", "policy": "default"}' -o /dev/null -w '%{http_code}' "$ADMIN/v1/check") "
+done
+printf '%-44s -> %s\n' "POST /v1/check user-123 (default 5/s, burst 10)" "$CHECKS"
+[[ "$CHECKS" == "200 200 200 200 200 200 200 200 200 200 429 "* ]] || PROBLEMS+=("/v1/check: expected 10x 200 then 429, got: $CHECKS")
 
 if ((REDIS)); then
   heading "Two gateways, one Redis: carol's flood alternates between them (/api: 2 req/s, burst 5)"
@@ -416,6 +446,7 @@ if ((${#PROBLEMS[@]} > 0)); then
   exit 1
 fi
 echo "OK: alice was limited on /api, bob was not; /api/v2 and /auth have their own buckets."
+echo "OK: the admin API explained alice's 429, blocked and unblocked bob, and answered /v1/check."
 echo "OK: /partner took configured keys only: the free plan was limited at 3, pro was not, a denied key got 403."
 echo "OK: /pool balanced 2:1 over two targets; SIGHUP added a route live, an invalid file changed nothing."
 ((REDIS)) && echo "OK: two gateways sharing Redis enforced one limit for carol."

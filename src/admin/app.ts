@@ -54,6 +54,15 @@ export async function buildAdminApp(deps: AdminDeps): Promise<FastifyInstance> {
     return current;
   };
   app.decorateRequest('adminId', '');
+  // An empty body with a JSON content type (curl -H 'content-type: application/json' -X DELETE) is no body, not an error.
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+    if (body === '') return done(null, undefined);
+    try {
+      done(null, JSON.parse(body as string));
+    } catch {
+      done(Object.assign(new Error('body is not valid JSON'), { statusCode: 400 }), undefined);
+    }
+  });
   app.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done) => {
     if (!request.url.startsWith('/v1/')) return done();
     const id = live().tokens.identify(request.headers.authorization);
