@@ -1,10 +1,10 @@
 import type { IncomingMessage } from 'node:http';
-import type { GatewayConfig, LimitSet, RouteConfig } from '../config/types.js';
+import type { GatewayConfig, LimitSet } from '../config/types.js';
 import { RESERVED_PATHS } from '../config/validate.js';
 import { normaliseTarget } from '../routing/normalise.js';
 import { RouteTable } from '../routing/table.js';
 import { identifyClient, type ClientIdentity } from '../limit/keys.js';
-import { AccessMatcher } from '../limit/access.js';
+import { gateOf, type Gate } from '../limit/gate.js';
 import { ApiKeyIndex } from '../limit/api-keys.js';
 import { createJwtVerifier } from '../limit/jwt.js';
 import { checkOf, limitSetFor } from '../limit/sets.js';
@@ -13,6 +13,9 @@ import type { Overrides } from '../limit/overrides.js';
 import type { LimitStore, LimitStep } from '../limit/stores/store.js';
 import { ERRORS } from '../errors.js';
 import { describeOverride, limitView, type LimitView } from './views.js';
+
+/** The status the gateway answers each gate with (limit/hook.ts). */
+const GATE_STATUS: Readonly<Record<Gate, number>> = { denied: 403, blocked: 403, invalid_api_key: 401, bypassed: 200 };
 
 /** A request to explain, as the admin API's query or the CLI's arguments give it. */
 export interface ExplainInput {
@@ -42,21 +45,14 @@ export interface ExplainContext {
   readonly table: RouteTable;
   readonly apiKeys: ApiKeyIndex | null;
   readonly jwt: ReturnType<typeof createJwtVerifier> | null;
-  readonly access: (route: RouteConfig) => AccessMatcher;
 }
 
 export function explainContext(config: GatewayConfig): ExplainContext {
-  const matchers = new Map<RouteConfig, AccessMatcher>();
   return {
     config,
     table: new RouteTable(config.routes),
     apiKeys: config.apiKeys.length > 0 ? new ApiKeyIndex(config.apiKeys) : null,
     jwt: config.jwt ? createJwtVerifier(config.jwt) : null,
-    access: (route) => {
-      let m = matchers.get(route);
-      if (m === undefined) matchers.set(route, (m = new AccessMatcher(route.access)));
-      return m;
-    },
   };
 }
 
@@ -107,11 +103,8 @@ export async function explain(ctx: ExplainContext, input: ExplainInput, store: L
     status,
     limits,
   });
-  const verdict = ctx.access(route).decide(input.ip, client.keyId);
-  if (verdict === 'deny') return done('denied', 403);
-  if (override?.override.kind === 'block') return done('blocked', 403);
-  if (route.requireApiKey && !client.verified) return done('invalid_api_key', 401);
-  if (verdict === 'allow') return done('bypassed', 200);
+  const gate = gateOf(route, client, input.ip, override);
+  if (gate !== undefined) return done(gate, GATE_STATUS[gate]);
   if (route.policy === null || route.limitSets === null) return done('unlimited', 200);
   const set: LimitSet = limitSetFor(route.limitSets, client, override);
   const outcome = await store.check(checkOf(set, client, route), { dryRun: true });

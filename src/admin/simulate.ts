@@ -1,6 +1,7 @@
-import type { GatewayConfig, RouteConfig } from '../config/types.js';
+import type { GatewayConfig } from '../config/types.js';
 import { RESERVED_PATHS } from '../config/validate.js';
-import { AccessMatcher } from '../limit/access.js';
+import { accessMatcherOf } from '../limit/access.js';
+import { gateOf } from '../limit/gate.js';
 import { summarise } from '../limit/decision.js';
 import { MemoryStore } from '../limit/stores/memory.js';
 import type { LimitOutcome } from '../limit/stores/store.js';
@@ -41,7 +42,6 @@ export function simulate(config: GatewayConfig, lines: Iterable<string>): Simula
   const store = new MemoryStore(config.store.memory, { clock: now, autoSweep: false });
   const queues = new VirtualQueues(clock);
   const table = new RouteTable(config.routes);
-  const matchers = new Map<RouteConfig, AccessMatcher>(config.routes.map((r) => [r, new AccessMatcher(r.access)]));
   const identify = createIdentifier(config, now);
   const tally = new Tally();
   const { maxBodyBytes } = config.server;
@@ -59,15 +59,14 @@ export function simulate(config: GatewayConfig, lines: Iterable<string>): Simula
     const length = req.headers?.['content-length'];
     if (length !== undefined && Number(length) > maxBodyBytes) return tally.count(route, undefined, 'too_large');
     const policy = route.policy;
-    const access = matchers.get(route) as AccessMatcher;
+    const access = accessMatcherOf(route);
     if (policy === null && !route.requireApiKey && access.empty) return tally.count(route, undefined, 'unlimited');
     const { client, ip } = identify(req, route, target.query);
     const sets = route.limitSets;
     const set = sets === null ? undefined : ((client.plan !== null ? sets.plans[client.plan] : undefined) ?? sets.anonymous);
-    const verdict = access.decide(ip, client.keyId);
-    if (verdict === 'deny') return tally.count(route, set, 'denied');
-    if (route.requireApiKey && !client.verified) return tally.count(route, set, 'invalid_api_key');
-    if (verdict === 'allow') return tally.count(route, set, 'bypassed');
+    // Offline there are no overrides, so no block.
+    const gate = gateOf(route, client, ip, undefined);
+    if (gate !== undefined) return tally.count(route, set, gate === 'blocked' ? 'denied' : gate);
     if (policy === null || set === undefined) return tally.count(route, set, 'unlimited');
 
     const check = checkOf(set, client, route);

@@ -1,5 +1,5 @@
 import ipaddr from 'ipaddr.js';
-import type { AccessList, AccessRules } from '../config/types.js';
+import type { AccessList, AccessRules, RouteConfig } from '../config/types.js';
 
 type Range = [ipaddr.IPv4 | ipaddr.IPv6, number];
 
@@ -24,6 +24,16 @@ export class AccessMatcher {
     if (this.#allow.matches(addr, keyId)) return 'allow';
     return undefined;
   }
+}
+
+// Compiled once per route of a config (routes are frozen and live as long as their config).
+const byRoute = new WeakMap<RouteConfig, AccessMatcher>();
+
+/** The route's allow/deny lists, compiled on first use. */
+export function accessMatcherOf(route: RouteConfig): AccessMatcher {
+  let m = byRoute.get(route);
+  if (m === undefined) byRoute.set(route, (m = new AccessMatcher(route.access)));
+  return m;
 }
 
 interface CompiledList {

@@ -4,7 +4,8 @@ import { summarise, type LimitDecision } from './decision.js';
 import type { Clock, LimitOutcome, LimitStore } from './stores/store.js';
 import { identifyClient } from './keys.js';
 import { writeLimitHeaders } from './headers.js';
-import { AccessMatcher } from './access.js';
+import { accessMatcherOf } from './access.js';
+import { gateOf } from './gate.js';
 import type { ApiKeyIndex } from './api-keys.js';
 import type { JwtVerifier } from './jwt.js';
 import { DelayQueues } from './queue.js';
@@ -39,19 +40,13 @@ export interface LimitContext {
 export function createLimitHook(context: LimitContext) {
   const { store, events } = context;
   const queues = new DelayQueues(context.clock);
-  const matchers = new WeakMap<RouteConfig, AccessMatcher>();
-  const matcherOf = (route: RouteConfig): AccessMatcher => {
-    let m = matchers.get(route);
-    if (m === undefined) matchers.set(route, (m = new AccessMatcher(route.access)));
-    return m;
-  };
 
   return function limitHook(request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
     const state = request.gateway;
     const route = state.route;
     if (route === undefined) return done();
     const policy = route.policy;
-    const access = matcherOf(route);
+    const access = accessMatcherOf(route);
     if (policy === null && !route.requireApiKey && access.empty) return done();
     const client = identifyClient(request.raw, state.query, route.identity.key, state.clientIp, route.identity.ipv6Subnet, {
       apiKeys: context.apiKeys,
@@ -59,19 +54,12 @@ export function createLimitHook(context: LimitContext) {
       now: context.clock(),
     });
     state.client = client;
-    const verdict = access.decide(state.clientIp, client.keyId);
     const override = context.overrides.get(client.key);
-    if (verdict === 'deny' || override?.override.kind === 'block') {
-      state.gate = verdict === 'deny' ? 'denied' : 'blocked';
-      return sendGatewayError(reply, 'TG_ERR_ACCESS_DENIED');
-    }
-    if (route.requireApiKey && !client.verified) {
-      state.gate = 'invalid_api_key';
-      return sendGatewayError(reply, 'TG_ERR_INVALID_API_KEY');
-    }
-    if (verdict === 'allow') {
-      state.gate = 'bypassed';
-      return done();
+    const gate = gateOf(route, client, state.clientIp, override);
+    if (gate !== undefined) {
+      state.gate = gate;
+      if (gate === 'bypassed') return done();
+      return sendGatewayError(reply, gate === 'invalid_api_key' ? 'TG_ERR_INVALID_API_KEY' : 'TG_ERR_ACCESS_DENIED');
     }
     if (policy === null || route.limitSets === null) return done();
     const set = limitSetFor(route.limitSets, client, override);

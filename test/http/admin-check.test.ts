@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { startUpstream } from '../helpers/upstream.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { routesYaml, send } from '../helpers/http.js';
+import { adminSend } from '../helpers/admin.js';
 
 const TOKEN = 'ops-token-0123456789abcdef';
 
@@ -22,10 +23,7 @@ ${routesYaml([{ path: '/api', upstream: up.url }, { path: '/search', upstream: u
   return { up, gw };
 }
 
-function admin(gw: TestGateway, method: string, path: string, body?: unknown) {
-  const json = body === undefined ? {} : { 'content-type': 'application/json' };
-  return send(gw.adminUrl!, path, { method, headers: { authorization: `Bearer ${TOKEN}`, ...json }, body: body === undefined ? undefined : JSON.stringify(body) });
-}
+const admin = (gw: TestGateway, method: string, path: string, body?: unknown) => adminSend(gw, TOKEN, method, path, body);
 const check = (gw: TestGateway, body: Record<string, unknown>) => admin(gw, 'POST', '/v1/check', body);
 
 test('POST /v1/check consumes: remaining goes down, then 429 with the limit headers', async (t) => {

@@ -5,6 +5,7 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import { startUpstream } from '../helpers/upstream.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { routesYaml, send } from '../helpers/http.js';
+import { adminSend } from '../helpers/admin.js';
 import { buildAdminApp } from '../../src/admin/app.js';
 import { openApiDocument } from '../../src/admin/openapi.js';
 import { checkBody, clientKeyParam, explainQuery, overrideBody } from '../../src/admin/schemas.js';
@@ -24,10 +25,7 @@ async function setup(t: { after(fn: () => Promise<unknown>): void }) {
   return { gw, doc: res.json<Doc>() };
 }
 
-function call(gw: TestGateway, method: string, path: string, body?: unknown) {
-  const json = body === undefined ? {} : { 'content-type': 'application/json' };
-  return send(gw.adminUrl!, path, { method, headers: { authorization: `Bearer ${TOKEN}`, ...json }, body: body === undefined ? undefined : JSON.stringify(body) });
-}
+const call = (gw: TestGateway, method: string, path: string, body?: unknown) => adminSend(gw, TOKEN, method, path, body);
 const bodySchema = (op: Operation | undefined) => op?.requestBody?.content['application/json']?.schema;
 
 test('GET /v1/openapi.json validates as an OpenAPI document and is the one openapi.ts builds', async (t) => {

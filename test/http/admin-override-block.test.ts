@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { startUpstream } from '../helpers/upstream.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { routesYaml, send } from '../helpers/http.js';
+import { adminSend } from '../helpers/admin.js';
 
 const TOKEN = 'ops-token-0123456789abcdef';
 // trust_proxy: each test speaks as its own address through X-Forwarded-For.
@@ -20,10 +21,7 @@ ${routesYaml([{ path: '/api', upstream: up.url }])}`);
   return { up, gw };
 }
 
-function admin(gw: TestGateway, method: string, path: string, body?: unknown) {
-  const json = body === undefined ? {} : { 'content-type': 'application/json' };
-  return send(gw.adminUrl!, path, { method, headers: { authorization: `Bearer ${TOKEN}`, ...json }, body: body === undefined ? undefined : JSON.stringify(body) });
-}
+const admin = (gw: TestGateway, method: string, path: string, body?: unknown) => adminSend(gw, TOKEN, method, path, body);
 
 test('PUT { block: true, expires_in: "1s" }: 403 forbidden through the gateway until it expires, then 200 again', async (t) => {
   const { up, gw } = await setup(t);

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { startUpstream } from '../helpers/upstream.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { routesYaml, send } from '../helpers/http.js';
+import { adminSend } from '../helpers/admin.js';
 import { hashApiKey } from '../../src/limit/api-keys.js';
 
 const TOKEN = 'ops-token-0123456789abcdef';
@@ -22,10 +23,7 @@ ${routesYaml([{ path: '/api', upstream: up.url }])}`);
   return { up, gw };
 }
 
-function admin(gw: TestGateway, method: string, path: string, body?: unknown) {
-  const json = body === undefined ? {} : { 'content-type': 'application/json' };
-  return send(gw.adminUrl!, path, { method, headers: { authorization: `Bearer ${TOKEN}`, ...json }, body: body === undefined ? undefined : JSON.stringify(body) });
-}
+const admin = (gw: TestGateway, method: string, path: string, body?: unknown) => adminSend(gw, TOKEN, method, path, body);
 
 /** Statuses of `n` requests through the gateway, and the limit the last one was told. */
 async function burst(gw: TestGateway, n: number) {

@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { routesYaml, send } from '../helpers/http.js';
+import { adminSend } from '../helpers/admin.js';
 import { redisAvailable, startRedis, type RedisProcess } from '../helpers/redis.js';
 
 /**
@@ -47,10 +48,7 @@ ${routesYaml([{ path: '/api', upstream: up.url }, { path: '/slow', upstream: up.
     t.after(() => Promise.all([a.close(), b.close()]));
     return { prefix, a, b };
   }
-  const admin = (gw: TestGateway, method: string, path: string, body?: unknown) => {
-    const json = body === undefined ? {} : { 'content-type': 'application/json' };
-    return send(gw.adminUrl!, path, { method, headers: { authorization: `Bearer ${TOKEN}`, ...json }, body: body === undefined ? undefined : JSON.stringify(body) });
-  };
+  const admin = (gw: TestGateway, method: string, path: string, body?: unknown) => adminSend(gw, TOKEN, method, path, body);
   const from = (ip: string) => ({ headers: { 'x-forwarded-for': ip } });
   /** ms from `since` until `gw` answers `status` for `ip`, polling every 20 ms; fails past `withinMs`. */
   async function until(gw: TestGateway, ip: string, status: number, since: number, withinMs: number): Promise<number> {
