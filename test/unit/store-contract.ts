@@ -132,6 +132,15 @@ export function runStoreContract(name: string, newStore: () => Promise<ContractS
     assert.equal(allowed, 119);
   });
 
+  test(`${name}: a cost above a window's limit (config validation refuses it) is refused with a finite wait`, async (t) => {
+    const { store, advance } = await fresh(t);
+    advance(250);
+    const sliding = await run(store, single(spec(id('over-sliding'), { algorithm: 'sliding_window', rate: 2, capacity: 2, windowMs: 1000 }), 'c', 3));
+    assert.deepEqual([sliding.allowed, sliding.steps[0]!.retryAfterMs], [false, 1750], 'the end of the next window');
+    const fixed = await run(store, single(spec(id('over-fixed'), { algorithm: 'fixed_window', rate: 2, capacity: 2, windowMs: 1000 }), 'c', 3));
+    assert.deepEqual([fixed.allowed, fixed.steps[0]!.retryAfterMs], [false, 750], 'the end of this window');
+  });
+
   test(`${name}: concurrency: slots are taken, refused at capacity, and given back once`, async (t) => {
     const { store } = await fresh(t);
     const c = single(spec(id('conc'), { algorithm: 'concurrency', rate: 0, capacity: 2, windowMs: 0 }), 'c');

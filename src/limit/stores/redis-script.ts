@@ -103,6 +103,8 @@ local function sliding_window(key, now, cap, w, cost)
   local room = cap - cost - current
   local retry
   if room >= 0 and previous > 0 then retry = start + w - (room * w) / previous - now
+  -- As sliding-window.ts: only a cost above the limit (refused by config validation) leaves nothing to fade.
+  elseif current == 0 or cap - cost < 0 then retry = start + 2 * w - now
   else retry = start + 2 * w - ((cap - cost) * w) / current - now end
   return false, whole(cap - estimate), reset, retry
 end
