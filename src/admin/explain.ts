@@ -7,7 +7,7 @@ import { identifyClient, type ClientIdentity } from '../limit/keys.js';
 import { gateOf, type Gate } from '../limit/gate.js';
 import { ApiKeyIndex } from '../limit/api-keys.js';
 import { createJwtVerifier } from '../limit/jwt.js';
-import { checkOf, limitSetFor } from '../limit/sets.js';
+import { checkOf, limitSetFor, waitOf } from '../limit/sets.js';
 import { summarise } from '../limit/decision.js';
 import type { Overrides } from '../limit/overrides.js';
 import type { LimitStore, LimitStep } from '../limit/stores/store.js';
@@ -114,7 +114,7 @@ export async function explain(ctx: ExplainContext, input: ExplainInput, store: L
   if (!decision.allowed) {
     // on_limit would hold it when the wait fits (the queue's length is not known here: it may still refuse).
     const onLimit = route.policy.onLimit;
-    const wait = Math.max(0, ...outcome.steps.map((s, i) => (!s.allowed && set.limits[i]?.mode === 'enforce' ? s.retryAfterMs : 0)));
+    const wait = waitOf(set.limits, outcome, 0);
     if (onLimit !== null && outcome.reason === undefined && wait <= onLimit.delayUpToMs) return done('delayed', 200, limits);
     return done('limited', 429, limits);
   }

@@ -71,15 +71,13 @@ cost: 2`)}  - path: /web
 });
 
 test('each algorithm takes its own fields; a list entry must be complete', () => {
+  // A schema error stops the semantic checks, so the unknown algorithm gets a config of its own.
   const lines = problemsOf(`rate_limit:
   limits:
-    - { algorithm: fixed_window, limit: 5, window: 1m, burst: 3 }
-    - { algorithm: sliding_window, limit: 5 }
-    - { requests_per_second: 1 }
-    - { algorithm: token_bucket, requests_per_second: 1, burst: 2, lease: 5s }
+    - { requests_per_second: 1, burst: 1 }
     - { algorithm: leaky, limit: 1 }
 ${route()}`);
-  assert.ok(lines.includes('rate_limit.limits[4].algorithm: must be one of "token_bucket", "gcra", "fixed_window", "sliding_window", "concurrency"'), lines.join('\n'));
+  assert.ok(lines.includes('rate_limit.limits[1].algorithm: must be one of "token_bucket", "gcra", "fixed_window", "sliding_window", "concurrency"'), lines.join('\n'));
   const semantic = problemsOf(`rate_limit:
   limits:
     - { algorithm: fixed_window, limit: 5, window: 1m, burst: 3 }

@@ -182,7 +182,7 @@ export class RedisStore implements LimitStore {
    * On Cluster each limit is peeked by its own call, as nothing needs undoing.
    */
   async #peek(check: LimitCheck): Promise<LimitOutcome> {
-    if (!this.#up) return this.#config.onError === 'local' ? this.#fallback.check(check, { dryRun: true }) : this.#withoutRedis(check);
+    if (!this.#up) return this.#withoutRedis(check, { dryRun: true });
     const keys = checkKeys(this.#config.keyPrefix, check);
     const at = this.#serverTime ? undefined : this.#clock();
     try {
@@ -194,7 +194,7 @@ export class RedisStore implements LimitStore {
       return { allowed: enforcedAllow(check.limits, steps), steps };
     } catch (err) {
       this.#events.onError(classify(err as Error));
-      return this.#config.onError === 'local' ? this.#fallback.check(check, { dryRun: true }) : this.#withoutRedis(check);
+      return this.#withoutRedis(check, { dryRun: true });
     }
   }
 
@@ -331,10 +331,10 @@ export class RedisStore implements LimitStore {
     ]);
   }
 
-  #withoutRedis(check: LimitCheck): LimitOutcome {
+  #withoutRedis(check: LimitCheck, options?: CheckOptions): LimitOutcome {
     switch (this.#config.onError) {
       case 'local':
-        return this.#fallback.check(check);
+        return this.#fallback.check(check, options);
       case 'open':
         return { allowed: true, steps: check.limits.map(() => OPEN_STEP), reason: 'store_unavailable' };
       case 'closed':
