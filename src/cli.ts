@@ -10,7 +10,8 @@ import { hashKey } from './limit/keys.js';
 import { hashApiKey } from './limit/api-keys.js';
 import type { LimitSpec } from './limit/algorithms/types.js';
 import { PROXIED_METHODS } from './config/defaults.js';
-import { createReloader, watchConfigFile } from './gateway/reload.js';
+import { createReloader } from './gateway/reload.js';
+import { watchConfigFile } from './gateway/config-watch.js';
 import { runSimulate } from './admin/simulate-command.js';
 import { EXPLAIN_HELP, runExplainCommand } from './admin/explain-command.js';
 
@@ -135,7 +136,7 @@ async function serve(file: string, config: GatewayConfig, port: string | undefin
   // SIGHUP and edits of the file reload it; an invalid file changes nothing.
   const reload = createReloader(file, gateway, logger, gateway.metrics);
   process.on('SIGHUP', () => void reload('SIGHUP'));
-  const stopWatching = watchConfigFile(file, () => void reload('file change'));
+  const stopWatching = watchConfigFile(file, () => void reload('file change'), logger);
   closeOnSignals(gateway, logger, config.server.shutdownGraceMs, stopWatching);
   try {
     const url = await gateway.listen();

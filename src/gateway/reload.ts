@@ -1,6 +1,4 @@
 import { createHash } from 'node:crypto';
-import { readFileSync, watch, type FSWatcher } from 'node:fs';
-import { dirname, resolve } from 'node:path';
 import { loadConfig } from '../config/load.js';
 import { ConfigError } from '../config/problems.js';
 import type { GatewayConfig } from '../config/types.js';
@@ -67,46 +65,5 @@ export function createReloader(file: string, gateway: Reloadable, logger: Logger
     const run = queue.then(() => reloadOnce(trigger));
     queue = run;
     return run;
-  };
-}
-
-/**
- * Calls `onChange` once the config file's content has changed and the
- * directory has been quiet for `debounceMs`. Watches the directory, not the
- * file: editors replace files by rename, and a Kubernetes ConfigMap volume
- * swaps a `..data` symlink, so the event may name another entry or none.
- * Every event is therefore a reason to look, and the content (not the event)
- * decides: an unchanged file reloads nothing.
- */
-export function watchConfigFile(file: string, onChange: () => void, debounceMs = 200): () => void {
-  const path = resolve(file);
-  const fingerprint = (): string => {
-    try {
-      return createHash('sha256').update(readFileSync(path)).digest('hex');
-    } catch {
-      return 'unreadable'; // a file mid-replacement: the next event looks again
-    }
-  };
-  let seen = fingerprint();
-  let timer: NodeJS.Timeout | undefined;
-  let watcher: FSWatcher | undefined;
-  try {
-    watcher = watch(dirname(path), () => {
-      clearTimeout(timer);
-      timer = setTimeout(() => {
-        const now = fingerprint();
-        if (now === seen || now === 'unreadable') return;
-        seen = now;
-        onChange();
-      }, debounceMs);
-    });
-    watcher.on('error', () => watcher?.close());
-    watcher.unref();
-  } catch {
-    // No watch support here (some network filesystems): SIGHUP still reloads.
-  }
-  return () => {
-    clearTimeout(timer);
-    watcher?.close();
   };
 }
