@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'dist-test/', 'node_modules/', '.bench/'] },
+  { ignores: ['dist/', 'dist-test/', 'dist-*/', 'node_modules/', '.bench/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

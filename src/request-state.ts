@@ -1,5 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { RouteConfig } from './config/types.js';
+import type { ErrorCode } from './errors.js';
+import type { AdmissionRefusal } from './routing/admission.js';
 import type { LimitDecision } from './limit/decision.js';
 import type { ClientIdentity } from './limit/keys.js';
 
@@ -22,12 +24,14 @@ export interface RequestState {
   /** Canonical path (routing/normalise.ts); what was matched and is forwarded. */
   path: string;
   route: RouteConfig | undefined;
-  /** Why no route takes the request (404, 405), when none does. */
-  refusal: 'TG_ERR_ROUTE_NOT_FOUND' | 'TG_ERR_REQUEST_METHOD_NOT_ALLOWED' | undefined;
+  /** Why admission (routing/admission.ts) refused the request (400, 404, 405, 413), if it did. */
+  refusal: AdmissionRefusal | undefined;
   /** An upgrade (WebSocket) handshake: once proxied, its access line is written when the socket closes. */
   upgrade: boolean;
   /** The pool target chosen for this request (its URL, as configured), once chosen. */
   target: string | undefined;
+  /** Why the request head was refused before routing (too many fields, two Hosts, a bad WebSocket handshake), if it was. */
+  badHead: ErrorCode | undefined;
   /** Why the target was refused before routing, if it was. */
   badTarget: string | undefined;
   /** X-Forwarded-For chain as the gateway will forward it (client first). */

@@ -1,4 +1,5 @@
-import type { FastifyReply } from 'fastify';
+import { STATUS_CODES } from 'node:http';
+import type { FastifyError, FastifyReply } from 'fastify';
 import { ERRORS, errorBody, type ErrorCode } from './errors.js';
 
 /**
@@ -10,6 +11,31 @@ export function sendGatewayError(reply: FastifyReply, code: ErrorCode, extra?: R
   if (reply.sent || reply.raw.headersSent || reply.raw.destroyed) return;
   const body = extra ? withExtra(errorBody(code), extra) : errorBody(code);
   reply.code(ERRORS[code].status).header('content-type', 'application/json; charset=utf-8').send(body);
+}
+
+/**
+ * The same answer as raw bytes, for a socket no response object owns (a
+ * request Node's parser refused, an upgrade): always `Connection: close`,
+ * since what follows on that socket cannot be trusted or is not HTTP.
+ */
+export function rawGatewayError(code: ErrorCode): string {
+  const status = ERRORS[code].status;
+  const body = errorBody(code);
+  return `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`;
+}
+
+/**
+ * The catalogue entry for an error Fastify raised itself (a body parser, a
+ * URL its router cannot decode, a hook that threw): its own bodies name
+ * Fastify codes and the internal mount path, so none reaches a client.
+ */
+export function frameworkErrorCode(error: Pick<FastifyError, 'statusCode'>): ErrorCode {
+  const status = error.statusCode ?? 500;
+  if (status === 413) return 'TG_ERR_REQUEST_BODY_TOO_LARGE';
+  if (status === 431) return 'TG_ERR_REQUEST_HEADERS_TOO_LARGE';
+  if (status === 408) return 'TG_ERR_REQUEST_TIMEOUT';
+  if (status >= 400 && status < 500) return 'TG_ERR_REQUEST_BAD_PATH';
+  return 'TG_ERR_INTERNAL';
 }
 
 /** `{"error":"x"}` plus fields, e.g. `{"error":"rate_limited","retry_after":3}`: a 429 flood renders one per request. */

@@ -5,12 +5,14 @@ import type { GatewayMetrics } from '../observability/metrics.js';
 import { registerEndpoints, type ReadinessProbe } from '../observability/endpoints.js';
 import type { LimitStore } from '../limit/stores/store.js';
 import type { Overrides } from '../limit/overrides.js';
-import { AdminTokens } from './auth.js';
+import { AdminTokens, authenticate, isOpen, markOpen } from './auth.js';
+import { AuthThrottle } from './auth-throttle.js';
+import { DEFAULTS } from '../config/defaults.js';
 import { explainContext, type ExplainContext } from './explain.js';
 import { registerLimitRoutes } from './limits.js';
 import { registerQueryRoutes } from './query.js';
 import { openApiDocument } from './openapi.js';
-import { adminError } from './errors.js';
+import { adminClientError, adminError, adminErrorName } from './errors.js';
 
 /** What the admin API reads and changes: the gateway's live config, its store and overrides. */
 export interface AdminDeps {
@@ -20,6 +22,8 @@ export interface AdminDeps {
   readonly logger: Logger;
   readonly metrics: GatewayMetrics;
   readonly readiness: ReadinessProbe;
+  /** The throttle's clock (tests); Date.now by default. */
+  readonly now?: () => number;
 }
 
 declare module 'fastify' {
@@ -31,10 +35,13 @@ declare module 'fastify' {
 
 /**
  * The admin API: its own Fastify app on its own listener (admin.host:port),
- * never reachable through the gateway's port. Every /v1 call needs a bearer
- * token; bodies and queries are validated by the JSON schemas in schemas.ts,
- * which openapi.ts also publishes. /health, /ready and (with
- * expose_metrics) /metrics answer without a token, as on the gateway port.
+ * never reachable through the gateway's port. Every call needs a bearer
+ * token except the routes registered as open, /health, /ready and (with
+ * expose_metrics) /metrics, as on the gateway port. The check runs after
+ * routing, on the route found, so no spelling of a path (percent-encoded,
+ * absolute form...) reaches a route without it, and an unknown path without
+ * a token is 401, not 404. Bodies and queries are validated by the JSON
+ * schemas in schemas.ts, which openapi.ts also publishes.
  */
 export async function buildAdminApp(deps: AdminDeps): Promise<FastifyInstance> {
   const app = fastify({
@@ -44,13 +51,26 @@ export async function buildAdminApp(deps: AdminDeps): Promise<FastifyInstance> {
     // A client key may be 512 characters (schemas.ts): the router's default (100, decoded) answered 414 below that.
     // Above 512, so the schema refuses a longer key with a 400 naming it.
     routerOptions: { maxParamLength: 1024 },
+    // Errors met before a route is found answer in the admin format too, the token still asked for first.
+    frameworkErrors: (error, request, reply) => {
+      const status = error.statusCode === 414 ? 414 : 400; // a parameter over maxParamLength, or a malformed URL
+      if (authenticate(request, reply, live().auth)) adminError(reply, status, adminErrorName(status), { problems: [{ path: '', message: error.message }] });
+    },
+    clientErrorHandler: adminClientError,
   });
-  const tokens = () => new AdminTokens(deps.config().admin?.tokens ?? []);
-  let current = { config: deps.config(), tokens: tokens(), explain: explainContext(deps.config()) };
+  // One throttle for the app's life: a reload must not forgive an address its failures.
+  const throttle = new AuthThrottle(deps.now);
+  const defaultLimit = { burst: DEFAULTS.admin.auth_failures.burst, perMinute: DEFAULTS.admin.auth_failures.per_minute };
+  const lookups = (config: GatewayConfig) => ({
+    config,
+    auth: { tokens: new AdminTokens(config.admin?.tokens ?? []), throttle, limit: config.admin?.authFailures ?? defaultLimit, logger: deps.logger },
+    explain: explainContext(config),
+  });
+  let current = lookups(deps.config());
   // The lookups follow the live config: rebuilt once per reload, not per call.
   const live = () => {
     const config = deps.config();
-    if (config !== current.config) current = { config, tokens: tokens(), explain: explainContext(config) };
+    if (config !== current.config) current = lookups(config);
     return current;
   };
   app.decorateRequest('adminId', '');
@@ -63,25 +83,25 @@ export async function buildAdminApp(deps: AdminDeps): Promise<FastifyInstance> {
       done(Object.assign(new Error('body is not valid JSON'), { statusCode: 400 }), undefined);
     }
   });
+  // onRequest runs after routing: the decision is the found route's, never the raw URL's.
   app.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done) => {
-    if (!request.url.startsWith('/v1/')) return done();
-    const id = live().tokens.identify(request.headers.authorization);
-    if (id === undefined) return adminError(reply, 401, 'unauthorized');
-    request.adminId = id;
-    done();
+    if (isOpen(request) || authenticate(request, reply, live().auth)) done();
   });
   app.setErrorHandler((error: FastifyError, _request, reply) => {
     if (error.validation) {
       const problems = error.validation.map((v) => ({ path: fieldPath(v.instancePath, v.params), message: v.message ?? 'is invalid' }));
       return adminError(reply, 400, 'bad_request', { problems });
     }
-    if (error.statusCode !== undefined && error.statusCode < 500) return adminError(reply, error.statusCode, 'bad_request', { problems: [{ path: '', message: error.message }] });
+    if (error.statusCode !== undefined && error.statusCode < 500) return adminError(reply, error.statusCode, adminErrorName(error.statusCode), { problems: [{ path: '', message: error.message }] });
     deps.logger.error({ err: error }, 'admin: internal error');
     adminError(reply, 500, 'internal_error');
   });
   app.setNotFoundHandler((_request, reply) => adminError(reply, 404, 'not_found'));
-  if (deps.config().admin?.exposeMetrics) registerEndpoints(app, deps.metrics, deps.readiness);
-  else registerHealth(app, deps.readiness);
+  await app.register(async (open) => {
+    open.addHook('onRoute', markOpen);
+    if (deps.config().admin?.exposeMetrics) registerEndpoints(open, deps.metrics, deps.readiness);
+    else registerHealth(open, deps.readiness);
+  });
   const view = (): { config: GatewayConfig; explain: ExplainContext } => live();
   registerLimitRoutes(app, deps, view);
   registerQueryRoutes(app, deps, view);

@@ -1,6 +1,62 @@
+import type { Socket } from 'node:net';
 import type { FastifyReply } from 'fastify';
 
-/** The admin API's error bodies: `{"error":"<token>"}` plus details (problems with field paths). */
-export function adminError(reply: FastifyReply, status: number, error: string, extra: Record<string, unknown> = {}): FastifyReply {
-  return reply.code(status).header('content-type', 'application/json; charset=utf-8').send({ error, ...extra });
+/**
+ * Every `error` the admin API answers with: one catalogue, so no answer is
+ * ever a Fastify or Node default body (README, "Admin API").
+ */
+export type AdminErrorName =
+  | 'bad_request'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'not_found'
+  | 'unknown_policy'
+  | 'request_timeout'
+  | 'payload_too_large'
+  | 'uri_too_long'
+  | 'unsupported_media_type'
+  | 'too_many_requests'
+  | 'headers_too_large'
+  | 'internal_error';
+
+/**
+ * The admin API's error bodies: `{"error":"<name>"}` plus details (problems
+ * with field paths). Sent as text, past the route's response schema: an
+ * error answered before the handler (a 429 from the auth throttle on
+ * /v1/check, whose 429 schema is a limit decision) must not be serialised
+ * as that route's success shape.
+ */
+export function adminError(reply: FastifyReply, status: number, error: AdminErrorName, extra: Record<string, unknown> = {}): FastifyReply {
+  return reply.code(status).header('content-type', 'application/json; charset=utf-8').send(JSON.stringify({ error, ...extra }));
+}
+
+const BY_STATUS: Readonly<Record<number, AdminErrorName>> = {
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not_found',
+  408: 'request_timeout',
+  413: 'payload_too_large',
+  414: 'uri_too_long',
+  415: 'unsupported_media_type',
+  429: 'too_many_requests',
+  431: 'headers_too_large',
+};
+
+/** The name for a 4xx status Fastify or Node chose (a body too large, a bad media type...); others are bad_request. */
+export const adminErrorName = (status: number): AdminErrorName => BY_STATUS[status] ?? 'bad_request';
+
+/**
+ * Node's clientError (a request it could not parse, headers too large, a
+ * timeout): answered on the socket in the catalogue's format, since no
+ * Fastify reply exists yet.
+ */
+export function adminClientError(err: Error & { code?: string }, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+  const body = JSON.stringify({ error: adminErrorName(status) });
+  const reason = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' }[status];
+  if (socket.writable) {
+    socket.write(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+  }
+  socket.destroy();
 }

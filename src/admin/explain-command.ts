@@ -3,6 +3,7 @@ import { loadConfig } from '../config/load.js';
 import { ConfigError } from '../config/problems.js';
 import { MemoryStore } from '../limit/stores/memory.js';
 import { LocalOverrides } from '../limit/overrides.js';
+import type { ReadinessProbe } from '../observability/endpoints.js';
 import { explain, explainContext } from './explain.js';
 
 export const EXPLAIN_HELP = `Usage: throttlegate explain [--config FILE] METHOD PATH [--header NAME:VALUE]... [--ip ADDRESS] [--host HOST]
@@ -11,8 +12,10 @@ Prints, as JSON, what the gateway would do with one request under FILE: the
 route, the client it takes the caller for (its log label, never a raw key),
 allow/deny and require_api_key, the limits that bind it and the decision, as
 GET /v1/explain on the admin API does for the live gateway. Offline, every
-client is new: no state, no overrides.
-  --header NAME:VALUE  a request header (repeatable), e.g. --header x-api-key:abc
+client is new: no state, no overrides; and the gateway is a fresh one whose
+store answers, so /ready is 200.
+  --header NAME:VALUE  a request header (repeatable), e.g. --header x-api-key:abc;
+                       --header content-length:N is the declared body size (413)
   --ip ADDRESS         the client address (default 127.0.0.1)
   --host HOST          the Host header`;
 
@@ -59,7 +62,10 @@ export async function runExplainCommand(args: string[], defaultConfig: string): 
   }
   const store = new MemoryStore(config.store.memory, { autoSweep: false });
   const [method, path] = positionals as [string, string];
-  const result = await explain(explainContext(config), { method, path, headers, ip: values.ip ?? '127.0.0.1', host: values.host }, store, new LocalOverrides(Date.now));
+  // No live store to ask: /ready is answered as by a gateway just started on this config, its store reachable.
+  const readiness: ReadinessProbe = () => ({ ready: true, store: 'ok' });
+  const live = { store, overrides: new LocalOverrides(Date.now), readiness };
+  const result = await explain(explainContext(config), { method, path, headers, ip: values.ip ?? '127.0.0.1', host: values.host }, live);
   console.log(JSON.stringify(result, null, 2));
   await store.close();
   return 0;

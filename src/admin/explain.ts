@@ -1,8 +1,7 @@
 import type { IncomingMessage } from 'node:http';
-import type { GatewayConfig, LimitSet } from '../config/types.js';
-import { RESERVED_PATHS } from '../config/validate.js';
-import { normaliseTarget } from '../routing/normalise.js';
-import { RouteTable } from '../routing/table.js';
+import type { GatewayConfig, LimitSet, RouteConfig } from '../config/types.js';
+import { admissionRules, admit, type AdmissionRules } from '../routing/admission.js';
+import { probeAnswer, type ProbeBody, type ReadinessProbe } from '../observability/endpoints.js';
 import { identifyClient, type ClientIdentity } from '../limit/keys.js';
 import { gateOf, type Gate } from '../limit/gate.js';
 import { ApiKeyIndex } from '../limit/api-keys.js';
@@ -21,15 +20,25 @@ const GATE_STATUS: Readonly<Record<Gate, number>> = { denied: 403, blocked: 403,
 export interface ExplainInput {
   readonly method: string;
   readonly path: string;
+  /** Its headers; `content-length` is the declared body size (413 over server.max_body_bytes). */
   readonly headers: Readonly<Record<string, string>>;
   readonly ip: string;
   readonly host?: string;
 }
 
+type RouteView = { path: string; index: number; host: string | null; upstream: string[]; policy: string | null; cost: number };
+
 export interface Explanation {
   readonly request: { method: string; path: string; ip: string };
-  readonly route: { path: string; index: number; host: string | null; upstream: string[]; policy: string | null; cost: number } | null;
+  readonly route: RouteView | null;
+  /**
+   * Why no route serves it: the catalogue's name of an admission refusal
+   * (bad_request, not_found, method_not_allowed, payload_too_large), or, for
+   * the gateway's own endpoints, reserved (answered) or not_ready (/ready's 503).
+   */
   readonly refusal: string | null;
+  /** The body /health or /ready would answer, as the endpoint itself computes it. */
+  readonly answer: ProbeBody | null;
   /** Who the gateway takes the client for: its log label, never a raw key. */
   readonly client: { label: string; key_id: string | null; plan: string | null; verified: boolean } | null;
   readonly override: ReturnType<typeof describeOverride>;
@@ -42,7 +51,7 @@ export interface Explanation {
 /** One config's lookups, built once: the request path builds the same per app. */
 export interface ExplainContext {
   readonly config: GatewayConfig;
-  readonly table: RouteTable;
+  readonly rules: AdmissionRules;
   readonly apiKeys: ApiKeyIndex | null;
   readonly jwt: ReturnType<typeof createJwtVerifier> | null;
 }
@@ -50,53 +59,54 @@ export interface ExplainContext {
 export function explainContext(config: GatewayConfig): ExplainContext {
   return {
     config,
-    table: new RouteTable(config.routes),
+    rules: admissionRules(config),
     apiKeys: config.apiKeys.length > 0 ? new ApiKeyIndex(config.apiKeys) : null,
     jwt: config.jwt ? createJwtVerifier(config.jwt) : null,
   };
 }
 
+/** What explain reads of the running gateway (offline: of a fresh one). */
+export interface ExplainLive {
+  readonly store: LimitStore;
+  readonly overrides: Overrides;
+  readonly readiness: ReadinessProbe;
+}
+
 /**
- * What the gateway would do with this request now, step by step as the
- * request path takes it (routing/hook.ts, limit/hook.ts), with the limits
- * read by a dry run: nothing is consumed. The answer to "why did this get a 429".
+ * What the gateway would do with this request now, through the request
+ * path's own decisions: admission (routing/admission.ts: 400, 404, 405,
+ * 413), the answer of its own endpoints (observability/endpoints.ts: /ready's
+ * 503), the gates (limit/gate.ts: 403, 401) and the limits, read by a dry
+ * run: nothing is consumed. The answer to "why did this get a 429".
  */
-export async function explain(ctx: ExplainContext, input: ExplainInput, store: LimitStore, overrides: Overrides): Promise<Explanation> {
+export async function explain(ctx: ExplainContext, input: ExplainInput, live: ExplainLive): Promise<Explanation> {
   const method = input.method.toUpperCase();
   const request = { method, path: input.path, ip: input.ip };
-  const unrouted = (refusal: string, status: number): Explanation => ({ request, route: null, refusal, client: null, override: null, decision: 'none', status, limits: [] });
-  const target = normaliseTarget(input.path);
-  if (!target.ok) return unrouted('bad_request', 400);
-  if ((RESERVED_PATHS as readonly string[]).includes(target.path)) {
-    // The gateway answers these itself, to GET and HEAD only, and /metrics not at all once admin.expose_metrics moved it (endpoints.ts).
-    const served = (method === 'GET' || method === 'HEAD') && !(target.path === '/metrics' && ctx.config.admin?.exposeMetrics);
-    return served ? unrouted('reserved', 200) : unrouted('not_found', 404);
-  }
-  const match = ctx.table.match(target.path, method, input.host ?? input.headers.host ?? '');
-  if (match.route === undefined) {
-    const refusal = match.refusal === 'TG_ERR_REQUEST_METHOD_NOT_ALLOWED' ? 'method_not_allowed' : 'not_found';
-    return unrouted(refusal, ERRORS[match.refusal].status);
-  }
-  const route = match.route;
-  const routeView = {
-    path: route.path,
-    index: route.index,
-    host: route.host,
-    upstream: route.upstream.targets.map((t) => t.url),
-    policy: route.policy?.id ?? null,
-    cost: route.cost,
-  };
   const headers = Object.fromEntries(Object.entries(input.headers).map(([k, v]) => [k.toLowerCase(), v]));
-  const client = identifyClient({ headers } as unknown as IncomingMessage, target.query, route.identity.key, input.ip, route.identity.ipv6Subnet, {
+  const admission = admit({ method, target: input.path, host: input.host ?? headers.host ?? '', contentLength: headers['content-length'] }, ctx.rules);
+  if (admission.kind === 'refused') {
+    const { error, status } = ERRORS[admission.refusal];
+    // A 405's route takes other methods, not this one: only a 413 names the route that would have taken it.
+    const shown = admission.refusal === 'TG_ERR_REQUEST_BODY_TOO_LARGE' ? admission.on : undefined;
+    return unrouted(request, admission.on, shown, error, status);
+  }
+  if (admission.kind === 'endpoint') {
+    if (admission.endpoint === '/metrics') return unrouted(request, undefined, undefined, 'reserved', 200);
+    const { status, body } = probeAnswer(admission.endpoint, live.readiness);
+    return { ...unrouted(request, undefined, undefined, status === 200 ? 'reserved' : 'not_ready', status), answer: body };
+  }
+  const route = admission.route;
+  const client = identifyClient({ headers } as unknown as IncomingMessage, admission.query, route.identity.key, input.ip, route.identity.ipv6Subnet, {
     apiKeys: ctx.apiKeys,
     jwt: ctx.jwt,
     now: Date.now(),
   });
-  const override = overrides.get(client.key);
+  const override = live.overrides.get(client.key);
   const done = (decision: string, status: number, limits: Explanation['limits'] = []): Explanation => ({
     request,
-    route: routeView,
+    route: routeView(route),
     refusal: null,
+    answer: null,
     client: clientView(client),
     override: describeOverride(override?.override),
     decision,
@@ -107,7 +117,7 @@ export async function explain(ctx: ExplainContext, input: ExplainInput, store: L
   if (gate !== undefined) return done(gate, GATE_STATUS[gate]);
   if (route.policy === null || route.limitSets === null) return done('unlimited', 200);
   const set: LimitSet = limitSetFor(route.limitSets, client, override);
-  const outcome = await store.check(checkOf(set, client, route), { dryRun: true });
+  const outcome = await live.store.check(checkOf(set, client, route), { dryRun: true });
   const decision = summarise(route.policy, set, outcome);
   const limits = set.limits.map((l, i) => ({ ...limitView(l, outcome.steps[i] as LimitStep, route.cost), allowed: (outcome.steps[i] as LimitStep).allowed }));
   if (decision.reason === 'store_unavailable') return done(decision.allowed ? 'allowed_store_unavailable' : 'refused_store_unavailable', decision.allowed ? 200 : 503, limits);
@@ -119,6 +129,20 @@ export async function explain(ctx: ExplainContext, input: ExplainInput, store: L
     return done('limited', 429, limits);
   }
   return done(decision.shadowLimited ? 'shadow_limited' : 'allowed', 200, limits);
+}
+
+/**
+ * An answer given before any client is identified. `logged` is the route the
+ * access line names (a 405's or a 413's), whose lack of a policy the line
+ * shows as `unlimited`; `shown` the route reported.
+ */
+function unrouted(request: Explanation['request'], logged: RouteConfig | undefined, shown: RouteConfig | undefined, refusal: string, status: number): Explanation {
+  const decision = logged?.policy === null ? 'unlimited' : 'none';
+  return { request, route: shown === undefined ? null : routeView(shown), refusal, answer: null, client: null, override: null, decision, status, limits: [] };
+}
+
+function routeView(route: RouteConfig): RouteView {
+  return { path: route.path, index: route.index, host: route.host, upstream: route.upstream.targets.map((t) => t.url), policy: route.policy?.id ?? null, cost: route.cost };
 }
 
 function clientView(c: ClientIdentity): NonNullable<Explanation['client']> {

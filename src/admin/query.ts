@@ -36,6 +36,6 @@ export function registerQueryRoutes(app: FastifyInstance, deps: AdminDeps, view:
     const q = request.query;
     const headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(q)) if (name.startsWith('header.')) headers[name.slice(7).toLowerCase()] = value;
-    return explain(view().explain, { method: q.method ?? 'GET', path: q.path as string, headers, ip: q.ip ?? '127.0.0.1', host: q.host }, deps.store, deps.overrides);
+    return explain(view().explain, { method: q.method ?? 'GET', path: q.path as string, headers, ip: q.ip ?? '127.0.0.1', host: q.host }, deps);
   });
 }

@@ -119,7 +119,8 @@ export const explainResponse = {
   properties: {
     request: { type: 'object', additionalProperties: true },
     route: { type: ['object', 'null'], additionalProperties: true },
-    refusal: { type: ['string', 'null'], description: 'why no route takes it: not_found, method_not_allowed, bad_request' },
+    refusal: { type: ['string', 'null'], description: 'why no route serves it: bad_request, not_found, method_not_allowed, payload_too_large; for /health, /ready, /metrics: reserved, or not_ready (/ready answers 503)' },
+    answer: { type: ['object', 'null'], additionalProperties: true, description: 'the body /health or /ready would answer' },
     client: { type: ['object', 'null'], properties: { label: { type: 'string' }, key_id: { type: ['string', 'null'] }, plan: { type: ['string', 'null'] }, verified: { type: 'boolean' } } },
     override: overrideView,
     decision: { type: 'string', description: 'what the gateway would answer now: the access log decision' },

@@ -11,7 +11,7 @@ import { createIdentifier } from './simulate-identity.js';
 import { parseLine, readLines, type LogRequest } from './simulate-log.js';
 import { VirtualClock, VirtualQueues } from './simulate-queue.js';
 import { Tally, type SimulationReport } from './simulate-report.js';
-import { checkOf, waitOf } from '../limit/sets.js';
+import { checkOf, limitSetFor, waitOf } from '../limit/sets.js';
 
 export type { SimulationReport, RouteRow } from './simulate-report.js';
 
@@ -63,7 +63,7 @@ export function simulate(config: GatewayConfig, lines: Iterable<string>): Simula
     if (policy === null && !route.requireApiKey && access.empty) return tally.count(route, undefined, 'unlimited');
     const { client, ip } = identify(req, route, target.query);
     const sets = route.limitSets;
-    const set = sets === null ? undefined : ((client.plan !== null ? sets.plans[client.plan] : undefined) ?? sets.anonymous);
+    const set = sets === null ? undefined : limitSetFor(sets, client, undefined);
     // Offline there are no overrides, so no block.
     const gate = gateOf(route, client, ip, undefined);
     if (gate !== undefined) return tally.count(route, set, gate === 'blocked' ? 'denied' : gate);

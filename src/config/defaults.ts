@@ -28,7 +28,7 @@ export const DEFAULTS = {
     redis: { url: 'redis://127.0.0.1:6379', key_prefix: 'tg:', timeout_ms: 50, on_error: 'local' as const },
   },
   route: { strip_prefix: false, timeout_ms: 30_000, tls_verify: true, cost: 1 },
-  admin: { host: '127.0.0.1', port: 9901 },
+  admin: { host: '127.0.0.1', port: 9901, auth_failures: { burst: 10, per_minute: 6 } },
   upstream: {
     weight: 1,
     balance: 'round_robin' as BalanceKind,
@@ -88,7 +88,7 @@ export interface RawConfig {
   jwt?: { algorithm: JwtAlgorithm; secret?: string; public_key?: string; public_key_file?: string; issuer?: string; audience?: string; clock_tolerance?: string };
   allow?: string[];
   deny?: string[];
-  admin?: { host?: string; port?: number; token?: string; tokens?: { id: string; token: string }[]; expose_metrics?: boolean };
+  admin?: { host?: string; port?: number; token?: string; tokens?: { id: string; token: string }[]; expose_metrics?: boolean; auth_failures?: { burst?: number; per_minute?: number } };
   routes: RawRoute[];
 }
 
@@ -137,6 +137,10 @@ export function resolveConfig(raw: RawConfig, file: string, env: NodeJS.ProcessE
           port: raw.admin.port ?? DEFAULTS.admin.port,
           tokens: [...(raw.admin.token === undefined ? [] : [{ id: 'admin', token: raw.admin.token }]), ...(raw.admin.tokens ?? [])],
           exposeMetrics: raw.admin.expose_metrics ?? false,
+          authFailures: {
+            burst: raw.admin.auth_failures?.burst ?? DEFAULTS.admin.auth_failures.burst,
+            perMinute: raw.admin.auth_failures?.per_minute ?? DEFAULTS.admin.auth_failures.per_minute,
+          },
         }
       : null,
   };

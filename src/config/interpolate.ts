@@ -6,13 +6,6 @@ const VARIABLE = /\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 const WHOLE_VARIABLE = /^\$\{[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?\}$/;
 
 /**
- * A document tree larger than this is refused: YAML aliases share nodes, so a
- * few lines can describe a tree of billions (the "billion laughs" bomb), and
- * every walk over it (this one, ajv's) would take exponential time.
- */
-export const MAX_CONFIG_NODES = 10_000;
-
-/**
  * Replaces `${VAR}` / `${VAR:-default}` in every string value with the
  * environment's value, returning a new tree (the input is not changed). A value
  * that is exactly one variable is re-read as a YAML scalar, so `port: ${PORT:-8080}`
@@ -23,11 +16,8 @@ export function interpolate(
   env: NodeJS.ProcessEnv,
   problems: ConfigProblem[],
 ): unknown {
-  let nodes = 0;
+  // load.ts has refused recursive aliases and alias bombs (aliases.ts): this walk is bounded.
   const walk = (value: unknown, path: (string | number)[]): unknown => {
-    if (++nodes > MAX_CONFIG_NODES) {
-      throw new RangeError(`config expands to more than ${MAX_CONFIG_NODES} nodes (too many YAML aliases?)`);
-    }
     if (typeof value === 'string') return substitute(value, env, path, problems);
     if (Array.isArray(value)) return value.map((v, i) => walk(v, [...path, i]));
     if (value !== null && typeof value === 'object') {
@@ -65,4 +55,18 @@ function substitute(
   } catch {
     return replaced;
   }
+}
+
+// Quoted scalars on one line: a `${` inside one is no flow-collection trouble.
+const QUOTED = /"(?:[^"\\]|\\.)*"|'(?:[^']|'')*'/g;
+
+/**
+ * The advice to add to a YAML syntax error whose line holds an unquoted
+ * `${VAR}`. Outside a flow collection an unquoted `${VAR}` parses; inside
+ * `{ ... }` or `[ ... ]` YAML reads its `{` as a nested mapping and reports
+ * only "missed comma between flow collection entries" or the like.
+ */
+export function flowVariableHint(line: string): string | undefined {
+  if (!line.replace(QUOTED, '').includes('${')) return undefined;
+  return 'a ${VAR} inside a flow collection ({ ... } or [ ... ]) must be quoted: write port: "${PORT}" (a quoted variable still yields a number)';
 }

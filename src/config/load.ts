@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { load as loadYaml, CORE_SCHEMA, YAMLException } from 'js-yaml';
-import { interpolate } from './interpolate.js';
+import { aliasProblem } from './aliases.js';
+import { flowVariableHint, interpolate } from './interpolate.js';
 import { validateApiKeyList, validateConfig } from './validate.js';
 import { checkPolicies, resolveConfig, type RawConfig } from './defaults.js';
 import { checkLimits } from './check-limits.js';
@@ -34,15 +35,20 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
 export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): GatewayConfig {
   let doc: unknown;
   try {
-    // CORE_SCHEMA: plain data only (no custom tags); aliases capped against expansion bombs.
+    // CORE_SCHEMA: plain data only (no custom tags); at most 100 aliases, and aliasProblem bounds what they expand to.
     doc = loadYaml(text, { filename: file, schema: CORE_SCHEMA, maxAliases: 100 });
   } catch (err) {
     if (err instanceof YAMLException) {
       const at = err.mark ? ` at line ${err.mark.line + 1}, column ${err.mark.column + 1}` : '';
-      throw new ConfigError('TG_ERR_CONFIG_YAML', file, [{ path: '', message: `YAML syntax error${at}: ${err.reason}` }], { cause: err });
+      const hint = err.mark ? flowVariableHint(text.split('\n')[err.mark.line] ?? '') : undefined;
+      const message = `YAML syntax error${at}: ${err.reason}${hint === undefined ? '' : `; ${hint}`}`;
+      throw new ConfigError('TG_ERR_CONFIG_YAML', file, [{ path: '', message }], { cause: err });
     }
     throw err;
   }
+  // Before any walk over the tree: interpolation and ajv would each expand every alias.
+  const aliases = aliasProblem(doc);
+  if (aliases !== undefined) throw new ConfigError('TG_ERR_CONFIG_YAML', file, [{ path: '', message: aliases }]);
   const problems: ConfigProblem[] = [];
   try {
     doc = interpolate(doc, env, problems);
@@ -87,6 +93,11 @@ function readSideFiles(doc: RawConfig, file: string, problems: ConfigProblem[]):
         list = loadYaml(text, { schema: CORE_SCHEMA, maxAliases: 100 }) ?? [];
       } catch (err) {
         problems.push({ path: at, message: `YAML syntax error: ${(err as YAMLException).reason ?? (err as Error).message}` });
+      }
+      const aliases = list === undefined ? undefined : aliasProblem(list);
+      if (aliases !== undefined) {
+        problems.push({ path: at, message: aliases });
+        list = undefined;
       }
       const found = list === undefined ? [] : validateApiKeyList(list, at);
       problems.push(...found);

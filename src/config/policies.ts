@@ -10,7 +10,7 @@ export interface RawLimit {
   burst?: number;
   limit?: number;
   window?: string;
-  scope?: LimitSpec['scope'];
+  scope?: 'client' | 'route' | 'global';
   mode?: LimitSpec['mode'];
   lease?: string;
 }
@@ -20,6 +20,7 @@ export interface RawRateLimit extends RawLimit {
   ipv6_subnet?: number;
   headers?: { legacy?: boolean; draft?: boolean };
   on_limit?: { delay_up_to: string; max_queue?: number };
+  unverified_key_envelope?: { multiplier: number } | false;
 }
 
 export const LIMIT_FIELDS = ['algorithm', 'requests_per_second', 'burst', 'limit', 'window', 'scope', 'mode', 'lease'] as const;
@@ -30,6 +31,7 @@ export const POLICY_DEFAULTS = {
   headers: { legacy: true, draft: true },
   max_queue: 10,
   lease: '1m',
+  unverified_key_envelope: { multiplier: 10 },
 } as const;
 
 /** The limits a rate_limit block states itself: its `limits:` list, or its shorthand fields as one limit; none when it states neither. */
@@ -61,6 +63,7 @@ export function effectiveLimits(own: RawRateLimit, inherited: RawRateLimit | und
 export function buildPolicy(id: string, own: RawRateLimit, inherited: RawRateLimit | undefined): LimitPolicy {
   const limits = effectiveLimits(own, inherited);
   const onLimit = own.on_limit ?? inherited?.on_limit;
+  const envelope = own.unverified_key_envelope ?? inherited?.unverified_key_envelope ?? POLICY_DEFAULTS.unverified_key_envelope;
   return {
     id,
     limits: buildLimits(id, limits),
@@ -71,6 +74,7 @@ export function buildPolicy(id: string, own: RawRateLimit, inherited: RawRateLim
       draft: own.headers?.draft ?? inherited?.headers?.draft ?? POLICY_DEFAULTS.headers.draft,
     },
     onLimit: onLimit ? { delayUpToMs: parseDuration(onLimit.delay_up_to), maxQueue: onLimit.max_queue ?? POLICY_DEFAULTS.max_queue } : null,
+    unverifiedKeyEnvelope: envelope === false ? null : { multiplier: envelope.multiplier },
   };
 }
 
@@ -98,15 +102,35 @@ function buildLimit(id: string, raw: RawLimit): LimitSpec {
  * What each kind of client gets on a route: anonymous clients the policy's
  * limits; a client with a plan's key the plan's limits (its own budget,
  * shared across routes) plus the policy's route and global limits, which
- * protect the route whoever calls.
+ * protect the route whoever calls; a client an unverified key identified the
+ * policy's limits plus their address envelope.
  */
-export function buildLimitSets(policy: LimitPolicy, plans: Readonly<Record<string, readonly LimitSpec[]>>): { anonymous: LimitSet; plans: Record<string, LimitSet> } {
+export function buildLimitSets(
+  policy: LimitPolicy,
+  plans: Readonly<Record<string, readonly LimitSpec[]>>,
+): { anonymous: LimitSet; unverifiedKey?: LimitSet; plans: Record<string, LimitSet> } {
   const shared = policy.limits.filter((l) => l.scope !== 'client');
   const byPlan: Record<string, LimitSet> = {};
   for (const [name, limits] of Object.entries(plans)) {
     byPlan[name] = { group: `${policy.id}+plan:${name}`, limits: [...limits, ...shared], plan: name };
   }
-  return { anonymous: { group: policy.id, limits: policy.limits, plan: null }, plans: byPlan };
+  const anonymous: LimitSet = { group: policy.id, limits: policy.limits, plan: null };
+  const perKey = policy.limits.filter((l) => l.scope === 'client');
+  const envelope = policy.unverifiedKeyEnvelope;
+  if (envelope === null || perKey.length === 0) return { anonymous, plans: byPlan };
+  const envelopes = perKey.map((l) => envelopeOf(l, envelope.multiplier));
+  return { anonymous, unverifiedKey: { group: `${policy.id}+unverified_key`, limits: [...policy.limits, ...envelopes], plan: null }, plans: byPlan };
+}
+
+/**
+ * A per-key limit's envelope: the same algorithm and window with `multiplier`
+ * times its budget and rate, counted per address. Without api_keys a key is
+ * whatever a client sends, so a client sending a fresh key per request would
+ * otherwise never meet a limit. `#` cannot occur in a route path or plan
+ * name, so the id cannot collide with a configured one.
+ */
+export function envelopeOf(limit: LimitSpec, multiplier: number): LimitSpec {
+  return { ...limit, id: `${limit.id}#envelope`, scope: 'address', rate: limit.rate * multiplier, capacity: limit.capacity * multiplier };
 }
 
 export function parseKeySource(source: string): KeySource {

@@ -89,6 +89,8 @@ const rateLimitFields = {
     },
   },
   on_limit: closed({ delay_up_to: duration, max_queue: { type: 'integer', minimum: 1, maximum: 10_000 } }, ['delay_up_to']),
+  // Every key an address presents that api_keys does not verify also shares the client limits times `multiplier`; false: off.
+  unverified_key_envelope: { anyOf: [{ const: false }, closed({ multiplier: { type: 'integer', minimum: 1, maximum: 1_000_000 } }, ['multiplier'])] },
 } as const;
 
 // An entry of allow: / deny: is an address, a CIDR or an API key id; validate.ts tells them apart.
@@ -193,6 +195,8 @@ export const configSchema = {
       token: { type: 'string', minLength: 16 },
       tokens: { type: 'array', minItems: 1, items: closed({ id: { type: 'string', pattern: '^[A-Za-z0-9._:-]{1,64}$' }, token: { type: 'string', minLength: 16 } }, ['id', 'token']) },
       expose_metrics: { type: 'boolean' },
+      // Failed authentications per client address: `burst` at once, then `per_minute`; past them, 429 until they decay.
+      auth_failures: closed({ burst: { type: 'integer', minimum: 1, maximum: 1000 }, per_minute: { type: 'number', exclusiveMinimum: 0, maximum: 60000 } }),
     }),
     routes: {
       type: 'array',

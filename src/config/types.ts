@@ -22,6 +22,8 @@ export interface LimitPolicy {
   readonly headers: { readonly legacy: boolean; readonly draft: boolean };
   /** Hold a refused request until it would pass, if that is soon enough; null: refuse at once. */
   readonly onLimit: { readonly delayUpToMs: number; readonly maxQueue: number } | null;
+  /** `unverified_key_envelope`: every unverified key of one address also shares the client limits times this; null: off. */
+  readonly unverifiedKeyEnvelope: { readonly multiplier: number } | null;
 }
 
 /** The limits applied to one kind of client on one route: anonymous, or holding a key of a plan. */
@@ -103,8 +105,11 @@ export interface RouteConfig {
   readonly tlsVerify: boolean;
   /** null: this route is not limited. */
   readonly policy: LimitPolicy | null;
-  /** The policy's limits for anonymous clients, and for each plan (plan limits plus the policy's route and global ones). */
-  readonly limitSets: { readonly anonymous: LimitSet; readonly plans: Readonly<Record<string, LimitSet>> } | null;
+  /**
+   * The policy's limits for anonymous clients, and for each plan (plan limits plus the policy's route and global ones);
+   * `unverifiedKey`: the anonymous limits plus the address envelope, for clients an unverified key identified (absent when off).
+   */
+  readonly limitSets: { readonly anonymous: LimitSet; readonly unverifiedKey?: LimitSet; readonly plans: Readonly<Record<string, LimitSet>> } | null;
   /**
    * How clients are told apart on this route: the policy's sources, or for a
    * route with `rate_limit: false` the default policy's (require_api_key and
@@ -158,6 +163,8 @@ export interface AdminConfig {
   readonly tokens: readonly { readonly id: string; readonly token: string }[];
   /** /metrics is served on the admin listener instead of the gateway's. */
   readonly exposeMetrics: boolean;
+  /** Failed authentications one address may make: `burst`, refilled at `perMinute`; past them it gets 429. */
+  readonly authFailures: { readonly burst: number; readonly perMinute: number };
 }
 
 export interface GatewayConfig {

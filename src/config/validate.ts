@@ -181,6 +181,7 @@ function anyOfMessage(e: ErrorObject): string {
   if (e.instancePath.endsWith('/redis/url')) return 'must be a redis:// URL or a list of them (Redis Cluster seed nodes)';
   if (e.instancePath.endsWith('/upstream')) return 'must be an http(s) URL or a pool mapping (targets, balance, health_check, passive, retries, circuit_breaker)';
   if (e.instancePath.endsWith('/rate_limit')) return 'must be false or a mapping of requests_per_second, burst, key, headers';
+  if (e.instancePath.endsWith('/unverified_key_envelope')) return 'must be false or { multiplier: N } (an integer >= 1)';
   return e.message ?? 'is invalid';
 }
 

@@ -3,8 +3,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer } from 'node:http';
 import fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import type { GatewayConfig, RouteConfig, TrustProxy } from '../config/types.js';
-import { RouteTable } from '../routing/table.js';
+import { admissionRules } from '../routing/admission.js';
 import { admitRoute, createUrlRewriter } from '../routing/hook.js';
+import { compileTrust } from '../routing/client-address.js';
 import { createLimitHook } from '../limit/hook.js';
 import { monotonicClock, type LimitStore } from '../limit/stores/store.js';
 import { ApiKeyIndex } from '../limit/api-keys.js';
@@ -16,7 +17,7 @@ import type { GatewayMetrics } from '../observability/metrics.js';
 import type { Logger } from '../observability/logging.js';
 import { createAccessLog } from '../observability/access-log.js';
 import { registerEndpoints, type ReadinessProbe } from '../observability/endpoints.js';
-import { sendGatewayError } from '../respond.js';
+import { frameworkErrorCode, sendGatewayError } from '../respond.js';
 import '../request-state.js';
 
 /** What every config generation shares: they outlive a reload. */
@@ -45,8 +46,8 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /**
  * Builds the app for one config. The request path, in order: rewriteUrl
- * (canonical path, route table) -> one onRequest hook: routing (400/404/405),
- * abort tracking, declared body size (413), limit (429) -> the route's proxy
+ * (routing/admission.ts: canonical path, route table, declared body size) ->
+ * one onRequest hook: its refusal (400/404/405/413), abort tracking, limit (429) -> the route's proxy
  * (target choice, 503 when none) -> onResponse: metrics + log line. The
  * onRequest steps share one hook because each Fastify hook costs a turn of
  * its hook runner.
@@ -56,9 +57,10 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
  */
 export async function buildConfigApp(config: GatewayConfig, shared: Shared, previous?: ConfigApp): Promise<ConfigApp> {
   const { logger, metrics, store } = shared;
-  const table = new RouteTable(config.routes);
   const server = config.server;
+  const rules = admissionRules(config);
   let handle: ConfigApp['handle'] | undefined;
+  const addressing = { trust: compileTrust(server.trustProxy), onMalformedForwardedFor: () => metrics.countMalformedForwardedFor() };
 
   const app: FastifyInstance = fastify({
     loggerInstance: logger as FastifyBaseLogger,
@@ -71,7 +73,9 @@ export async function buildConfigApp(config: GatewayConfig, shared: Shared, prev
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
-    rewriteUrl: createUrlRewriter(table),
+    rewriteUrl: createUrlRewriter(rules),
+    // A URL its router cannot decode, and the like: Fastify's own bodies show the internal mount path.
+    frameworkErrors: (error, _request, reply) => sendGatewayError(reply, frameworkErrorCode(error)),
     bodyLimit: server.maxBodyBytes,
     // Fastify wants a server; this one never listens. The listener calls `handle`.
     serverFactory: (handler) => {
@@ -95,27 +99,23 @@ export async function buildConfigApp(config: GatewayConfig, shared: Shared, prev
     },
   });
   app.addHook('onRequest', (request, reply, done) => {
-    const refusal = admitRoute(request);
+    const refusal = admitRoute(request, addressing);
     if (refusal !== undefined) return sendGatewayError(reply, refusal);
     accessLog.track(request, reply);
-    // A declared length over the limit is refused before it costs a token or an upstream socket.
-    const length = request.headers['content-length'];
-    if (length !== undefined && Number(length) > server.maxBodyBytes) return sendGatewayError(reply, 'TG_ERR_REQUEST_BODY_TOO_LARGE');
     limit(request, reply, done);
   });
   app.addHook('onResponse', accessLog.onResponse);
 
   app.setNotFoundHandler((_request, reply) => sendGatewayError(reply, 'TG_ERR_ROUTE_NOT_FOUND'));
   app.setErrorHandler((error: FastifyError, request, reply) => {
-    const status = error.statusCode ?? 500;
-    if (status === 413) return sendGatewayError(reply, 'TG_ERR_REQUEST_BODY_TOO_LARGE');
-    if (status >= 400 && status < 500) return sendGatewayError(reply, 'TG_ERR_REQUEST_BAD_PATH');
+    const code = frameworkErrorCode(error);
+    if (code !== 'TG_ERR_INTERNAL') return sendGatewayError(reply, code);
     if (request.gateway) request.gateway.internalError = error;
     else logger.error({ err: error }, 'internal error');
     sendGatewayError(reply, 'TG_ERR_INTERNAL');
   });
 
-  registerEndpoints(app, metrics, shared.readiness, { metrics: !config.admin?.exposeMetrics });
+  registerEndpoints(app, metrics, shared.readiness, { metrics: rules.metricsServed });
   const pools = new Map<string, UpstreamPool>();
   try {
     for (const route of config.routes) {
@@ -125,6 +125,8 @@ export async function buildConfigApp(config: GatewayConfig, shared: Shared, prev
         metrics,
         logger,
         onUpstreamError: (r, reason) => metrics.countUpstreamError(r.path, reason),
+        // Read once, to carry target health over. Nothing built here may keep `previous`
+        // or its pools (no closure, no field): each app would keep its predecessor, so none could be collected.
         previousPool: previous?.pools.get(poolKey(route)),
       });
       pools.set(poolKey(route), pool);
@@ -162,7 +164,11 @@ function sharedChildLoggers() {
   };
 }
 
-/** Fastify's trustProxy: a hop count becomes "trust the nearest N hops" (Fastify would trust none). */
+/**
+ * Fastify's trustProxy, for request.protocol and request.host only (the
+ * client address is routing/client-address.ts's): a hop count becomes "trust
+ * the nearest N hops" (Fastify would trust none).
+ */
 function fastifyTrust(trust: TrustProxy): boolean | string[] | ((addr: string, hop: number) => boolean) {
   if (typeof trust === 'number') return (_addr, hop) => hop < trust;
   if (typeof trust === 'boolean') return trust;

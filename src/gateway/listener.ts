@@ -1,8 +1,11 @@
-import { STATUS_CODES, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { ServerConfig } from '../config/types.js';
 import { ERRORS, errorBody, type ErrorCode } from '../errors.js';
+import { rawGatewayError } from '../respond.js';
+import { MAX_HEADER_FIELDS } from '../routing/request-head.js';
 import type { ConfigApp } from './app.js';
+import { headWithoutUpgrade, isWebSocketUpgrade } from './upgrade.js';
 import { markUpgrade } from '../request-state.js';
 
 interface Generation {
@@ -36,9 +39,12 @@ export class Listener {
         keepAliveTimeout: settings.keepAliveTimeoutMs,
         // Slowloris: a client must finish sending headers within this time.
         headersTimeout: Math.min(settings.headersTimeoutMs, settings.requestTimeoutMs),
+        connectionsCheckingInterval: connectionsCheckingIntervalMs(settings),
       },
       (req, res) => this.#dispatch(req, res),
     );
+    // One over the limit, so a request that had more fields than that is seen (request-head.ts), never cut short.
+    this.server.maxHeadersCount = MAX_HEADER_FIELDS + 1;
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#upgrade(req, socket, head));
     this.server.on('clientError', answerClientError);
   }
@@ -47,7 +53,12 @@ export class Listener {
     return this.#live.app;
   }
 
-  /** Timeouts that apply to new requests at once; the header size limit needs a restart. */
+  /**
+   * Timeouts that apply to new requests at once; the header size limit needs
+   * a restart. So does the checking interval, which Node fixes at listen: it
+   * is at most a second, so a reloaded timeout is still enforced within a
+   * second of its deadline.
+   */
   applySettings(settings: ServerConfig): void {
     this.server.requestTimeout = settings.requestTimeoutMs;
     this.server.keepAliveTimeout = settings.keepAliveTimeoutMs;
@@ -86,16 +97,27 @@ export class Listener {
   }
 
   #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    if (this.#closing) return endWith(socket, 'TG_ERR_SHUTTING_DOWN');
     const gen = this.#live;
     // @fastify/http-proxy listens for upgrades on its app's server; the app never listens, so hand it over.
-    if (this.#closing || gen.app.app.server.listenerCount('upgrade') === 0) {
-      socket.end('HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
-      return;
-    }
+    if (!isWebSocketUpgrade(req) || gen.app.app.server.listenerCount('upgrade') === 0) return this.#declineUpgrade(req, socket, head);
     gen.inFlight++;
     socket.once('close', () => this.#done(gen));
     markUpgrade(req);
     gen.app.app.server.emit('upgrade', req, socket, head);
+  }
+
+  /**
+   * Serves an upgrade offer the gateway does not take (h2c, a POST asking for
+   * a WebSocket) as the plain request it also is: its head, without the
+   * offer, goes back through this server's parser on the same socket, then
+   * the body and any later keep-alive requests follow.
+   */
+  #declineUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    // Node kept only the first fields of an oversized head: re-reading it would forward it short.
+    if (req.rawHeaders.length > 2 * MAX_HEADER_FIELDS) return endWith(socket, 'TG_ERR_REQUEST_HEADERS_TOO_LARGE');
+    socket.unshift(Buffer.concat([headWithoutUpgrade(req), head]));
+    this.server.emit('connection', socket);
   }
 
   #done(gen: Generation): void {
@@ -122,12 +144,26 @@ function generation(app: ConfigApp): Generation {
 }
 
 /**
- * Requests Node's parser refuses never reach an app: oversized headers get
- * 431, a request that took too long 408, anything else 400, each with the
- * gateway's JSON error body; a socket already gone gets nothing.
+ * How often Node looks for requests past headers_timeout_ms or
+ * request_timeout_ms. Node's default, 30 s, let a slow client hold its socket
+ * up to 30 s past its deadline; a quarter of the shorter timeout, at most a
+ * second, cuts it within a second. The check walks only connections with a
+ * request in progress, so running it often costs little.
+ */
+export function connectionsCheckingIntervalMs(settings: Pick<ServerConfig, 'headersTimeoutMs' | 'requestTimeoutMs'>): number {
+  const shorter = Math.min(settings.headersTimeoutMs, settings.requestTimeoutMs);
+  return Math.max(10, Math.min(1000, Math.floor(shorter / 4)));
+}
+
+/**
+ * Requests Node's parser refuses, or that ran out of time, never reach an
+ * app (or no longer can): oversized headers get 431, a request that took too
+ * long 408, anything else 400, each with the gateway's JSON error body. A
+ * socket already gone, or whose response has begun, gets nothing more.
  */
 function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
-  if (err.code === 'ECONNRESET' || !socket.writable) {
+  const response = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
+  if (err.code === 'ECONNRESET' || !socket.writable || response?.headersSent === true) {
     socket.destroy();
     return;
   }
@@ -135,9 +171,15 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
     err.code === 'HPE_HEADER_OVERFLOW' ? 'TG_ERR_REQUEST_HEADERS_TOO_LARGE'
     : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'TG_ERR_REQUEST_TIMEOUT'
     : 'TG_ERR_REQUEST_BAD_PATH';
-  const status = ERRORS[code].status;
-  const body = errorBody(code);
-  socket.end(
-    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
-  );
+  endWith(socket, code);
+}
+
+/**
+ * Writes a catalogue error and closes the socket once it is sent: the
+ * parser may still be reading (a slow client's next bytes), and a socket
+ * left half-open is the slowloris the timeout was meant to end.
+ */
+function endWith(socket: Duplex, code: ErrorCode): void {
+  socket.once('finish', () => socket.destroy());
+  socket.end(rawGatewayError(code));
 }

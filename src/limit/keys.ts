@@ -14,6 +14,13 @@ export interface ClientIdentity {
   readonly plan: string | null;
   /** A configured API key or a verified JWT identified the client (what require_api_key asks for). */
   readonly verified: boolean;
+  /**
+   * Only for a client identified by a key nothing verified (a header or query
+   * value, no api_keys to check it against): its address's key (`ip:...`,
+   * IPv6 folded to ipv6_subnet), under which the unverified-key envelope
+   * counts every key that address presents (sets.ts).
+   */
+  readonly addressKey?: string;
 }
 
 /** What identification needs beyond the request. */
@@ -35,6 +42,9 @@ const MAX_RAW_KEY_LENGTH = 64;
  * - With api_keys configured, a header or query value must be a configured
  *   key; an unknown one identifies nobody and the client is keyed by its
  *   address, so random keys cannot buy fresh buckets.
+ * - Without api_keys, a header or query value is the key as sent: anyone can
+ *   mint one, so the identity also names the address (`addressKey`), whose
+ *   envelope bounds what all its keys together get.
  * - A JWT selects a key only when its signature and times verify; otherwise
  *   the next source is tried.
  */
@@ -67,7 +77,9 @@ export function identifyClient(
     if (context.apiKeys === null) {
       // The key itself is never stored: a shared store's key names are readable by whoever can read the store.
       const digest = digestOf(value);
-      return { key: `${source.kind === 'header' ? 'h' : 'q'}:${source.name}:${digest.slice(0, 32)}`, label: `key:${digest.slice(0, 12)}`, keyId: null, plan: null, verified: false };
+      const key = `${source.kind === 'header' ? 'h' : 'q'}:${source.name}:${digest.slice(0, 32)}`;
+      // Anyone can mint keys: the address they come from is what a rotating client cannot change.
+      return { key, label: `key:${digest.slice(0, 12)}`, keyId: null, plan: null, verified: false, addressKey: `ip:${normaliseIp(clientIp, ipv6Subnet)}` };
     }
     const known = context.apiKeys.lookup(value);
     if (known === undefined) break;

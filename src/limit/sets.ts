@@ -4,15 +4,25 @@ import type { ClientIdentity } from './keys.js';
 import type { ActiveOverride } from './overrides.js';
 import type { LimitCheck, LimitOutcome } from './stores/store.js';
 
-/** Which limits bind a client on a route: an operator's override, else its plan's, else the anonymous ones. */
+/**
+ * Which limits bind a client on a route: an operator's override, else its
+ * plan's, else the anonymous ones, with the address envelope for a client an
+ * unverified key identified (an override replaces its own limit, not the
+ * envelope). One function for the request path, explain and simulate.
+ */
 export function limitSetFor(sets: NonNullable<RouteConfig['limitSets']>, client: ClientIdentity, override: ActiveOverride | undefined): LimitSet {
-  if (override?.spec !== undefined) return overrideSet(sets.anonymous, override.spec, client.key);
-  return (client.plan !== null ? sets.plans[client.plan] : undefined) ?? sets.anonymous;
+  const base = client.addressKey !== undefined ? (sets.unverifiedKey ?? sets.anonymous) : sets.anonymous;
+  if (override?.spec !== undefined) return overrideSet(base, override.spec, client.key);
+  return (client.plan !== null ? sets.plans[client.plan] : undefined) ?? base;
 }
 
-/** Each limit counts under its scope's key: the client's, the route's, or one for all. */
+/** Each limit counts under its scope's key: the client's, its address's, the route's, or one for all. */
 export function checkOf(set: LimitSet, client: ClientIdentity, route: RouteConfig): LimitCheck {
-  const keys = set.limits.map((l) => (l.scope === 'client' ? client.key : l.scope === 'route' ? `route:${route.path}` : 'global'));
+  const keys = set.limits.map((l) => {
+    if (l.scope === 'client') return client.key;
+    if (l.scope === 'address') return client.addressKey ?? client.key;
+    return l.scope === 'route' ? `route:${route.path}` : 'global';
+  });
   return { group: set.group, limits: set.limits, keys, cost: route.cost };
 }
 

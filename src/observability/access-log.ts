@@ -57,7 +57,7 @@ export function createAccessLog(logger: Logger, metrics: GatewayMetrics) {
       method: request.method,
       path: state?.path ?? '',
       route: routeLabel,
-      client: state?.client?.label ?? `ip:${state?.clientIp || request.ip}`,
+      client: state?.client?.label ?? `ip:${state?.clientIp || request.raw.socket.remoteAddress}`,
       decision: decisionLabel(state, route !== undefined && route.policy === null),
       key_id: state?.client?.keyId ?? undefined,
       plan: state?.client?.keyId ? (state.client.plan ?? undefined) : undefined,

@@ -4,17 +4,28 @@ import type { GatewayMetrics } from './metrics.js';
 /** Whether the gateway can serve now; `store` says if limits come from the configured store or a fallback. */
 export type ReadinessProbe = () => { ready: true; store: 'ok' | 'degraded' } | { ready: false; reason: string };
 
+/** What /health and /ready answer. */
+export type ProbeBody = { status: 'ok' } | { status: 'ready'; store: 'ok' | 'degraded' } | { status: 'not_ready'; reason: string };
+
+/**
+ * The answer to GET /health (always 200: the process serves) or GET /ready
+ * (503 while the probe says not ready). One function for the endpoints and
+ * explain (admin/explain.ts), so they cannot disagree.
+ */
+export function probeAnswer(path: '/health' | '/ready', readiness: ReadinessProbe): { status: 200 | 503; body: ProbeBody } {
+  if (path === '/health') return { status: 200, body: { status: 'ok' } };
+  const r = readiness();
+  return r.ready ? { status: 200, body: { status: 'ready', store: r.store } } : { status: 503, body: { status: 'not_ready', reason: r.reason } };
+}
+
 /** /health, /ready and /metrics: answered by the gateway itself, never proxied, never limited. */
 export function registerEndpoints(app: FastifyInstance, metrics: GatewayMetrics, readiness: ReadinessProbe, options: { metrics?: boolean } = {}): void {
-  app.get('/health', (_request, reply) => {
-    reply.header('cache-control', 'no-store').send({ status: 'ok' });
-  });
-  app.get('/ready', (_request, reply) => {
-    const r = readiness();
-    reply.header('cache-control', 'no-store');
-    if (r.ready) reply.send({ status: 'ready', store: r.store });
-    else reply.code(503).send({ status: 'not_ready', reason: r.reason });
-  });
+  for (const path of ['/health', '/ready'] as const) {
+    app.get(path, (_request, reply) => {
+      const answer = probeAnswer(path, readiness);
+      reply.code(answer.status).header('cache-control', 'no-store').send(answer.body);
+    });
+  }
   // admin.expose_metrics moves /metrics to the admin listener.
   if (options.metrics === false) return;
   app.get('/metrics', async (_request, reply) => {

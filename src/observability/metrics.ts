@@ -25,6 +25,8 @@ export class GatewayMetrics {
   readonly #storeErrors: Counter<'reason'>;
   readonly #storeUp: Gauge;
   readonly #localDenials: Counter;
+  readonly #capacityRefusals: Counter;
+  readonly #forwardedForMalformed: Counter;
   readonly #upstreamRequests: Counter<'route' | 'target' | 'status'>;
   readonly #upstreamHealthy: Gauge<'route' | 'target'>;
   readonly #circuitState: Gauge<'route' | 'target'>;
@@ -78,6 +80,16 @@ export class GatewayMetrics {
     this.#localDenials = new Counter({
       name: 'throttlegate_store_local_denials_total',
       help: 'Refusals answered from the local over-limit cache without asking the shared store.',
+      registers,
+    });
+    this.#capacityRefusals = new Counter({
+      name: 'throttlegate_store_capacity_refusals_total',
+      help: 'Requests refused (429) because the memory store held store.memory.max_keys states and every one still limited a client.',
+      registers,
+    });
+    this.#forwardedForMalformed = new Counter({
+      name: 'throttlegate_forwarded_for_malformed_total',
+      help: 'Requests whose X-Forwarded-For walk (trust_proxy) reached an entry that is not an IP address; the client is the last valid hop.',
       registers,
     });
     this.#upstreamRequests = new Counter({
@@ -159,6 +171,10 @@ export class GatewayMetrics {
     this.#delayed.labels(route).inc();
   }
 
+  countMalformedForwardedFor(): void {
+    this.#forwardedForMalformed.inc();
+  }
+
   countUpstreamError(route: string, reason: string): void {
     this.#upstreamErrors.labels(route, reason).inc();
   }
@@ -220,6 +236,7 @@ export class GatewayMetrics {
     onError: (reason: string) => this.#storeErrors.labels(reason).inc(),
     onStateChange: (up: boolean) => this.#storeUp.set(up ? 1 : 0),
     onLocalDenial: () => this.#localDenials.inc(),
+    onCapacityRefusal: () => this.#capacityRefusals.inc(),
   };
 }
 

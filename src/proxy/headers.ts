@@ -17,15 +17,26 @@ export function upstreamRequestHeaders(request: FastifyRequest, headers: Headers
   for (const name of HOP_BY_HOP) if (headers[name] !== undefined) delete headers[name];
   // TE is hop-by-hop; only "trailers" may be passed on (and undici refuses anything else).
   if (headers.te !== undefined && headers.te !== 'trailers') delete headers.te;
+  // Node's server has already answered `100 Continue` (the body is streaming
+  // to us); the expectation was the client's of this hop, and undici refuses it.
+  if (headers.expect !== undefined) delete headers.expect;
   return setForwardingHeaders(request, headers);
 }
 
-/** The fields only the gateway sets: the client's copies, if any, are overwritten. */
+/**
+ * The fields only the gateway sets: the client's copies, if any, are
+ * overwritten. X-Real-IP is the client the gateway identified (after
+ * trust_proxy). `Forwarded` (RFC 7239) is dropped whoever sent it, a trusted
+ * hop included: the gateway neither checks nor writes one, and an origin that
+ * read a passed-on copy would believe whatever address a client put there.
+ */
 function setForwardingHeaders(request: FastifyRequest, headers: Headers): Headers {
   headers['x-forwarded-for'] = request.gateway.forwardedFor;
   headers['x-forwarded-proto'] = request.protocol;
   headers['x-forwarded-host'] = request.host;
+  headers['x-real-ip'] = request.gateway.clientIp;
   headers['x-request-id'] = request.id;
+  if (headers.forwarded !== undefined) delete headers.forwarded;
   return headers;
 }
 
@@ -52,8 +63,10 @@ export function upstreamWebSocketHeaders(request: FastifyRequest): Headers {
   return setForwardingHeaders(request, out);
 }
 
-// Never passed to the client: hop-by-hop fields, and limit headers, where the gateway's own win.
-const NOT_DOWNSTREAM = new Set(['connection', 'te', ...HOP_BY_HOP, ...ALL_LIMIT_HEADERS]);
+// Never passed to the client: hop-by-hop fields, and limit headers, where the gateway's own win
+// (with the older draft's separate RateLimit-* fields, which a client could read instead of ours).
+const OLD_DRAFT_LIMIT_HEADERS = ['ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset'];
+const NOT_DOWNSTREAM = new Set(['connection', 'te', ...HOP_BY_HOP, ...ALL_LIMIT_HEADERS, ...OLD_DRAFT_LIMIT_HEADERS]);
 
 /**
  * Headers sent to the client: hop-by-hop fields (and any the upstream's

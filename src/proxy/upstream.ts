@@ -1,14 +1,16 @@
+import type { ServerResponse } from 'node:http';
 import { Transform, pipeline, type TransformCallback } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import httpProxy from '@fastify/http-proxy';
 import type { RouteConfig } from '../config/types.js';
-import { BODY_TOO_LARGE, classifyUpstreamError } from './errors.js';
+import { BODY_TOO_LARGE, causeCodes, classifyUpstreamError } from './errors.js';
+import { CLIENT_GONE, clientGoneSignal } from './client-abort.js';
 import { downstreamResponseHeaders, upstreamRequestHeaders, upstreamWebSocketHeaders } from './headers.js';
 import { sendGatewayError } from '../respond.js';
 import { ERRORS } from '../errors.js';
 import { PROXIED_METHODS } from '../config/defaults.js';
 import { mountPrefix } from '../routing/hook.js';
-import { kServedBy, UpstreamPool } from '../upstream/pool.js';
+import { kClientGone, kServedBy, UpstreamPool } from '../upstream/pool.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 import type { Logger } from '../observability/logging.js';
 
@@ -33,9 +35,10 @@ export interface UpstreamOptions {
  * decompression or re-serialisation. WebSocket upgrades take the same path
  * (hooks, limit, target choice) and are then handed to the plugin's ws proxy.
  */
-export async function registerUpstream(app: FastifyInstance, route: RouteConfig, options: UpstreamOptions): Promise<UpstreamPool> {
+export async function registerUpstream(app: FastifyInstance, route: RouteConfig, { previousPool, ...options }: UpstreamOptions): Promise<UpstreamPool> {
+  // previousPool stays out of the closures below: through them the app would keep the retired pool, and that one its own predecessor.
   const pool = new UpstreamPool(route, {
-    previous: options.previousPool,
+    previous: previousPool,
     series: (target) => options.metrics.targetSeries(route.path, target),
     statusOfError: (error) => ERRORS[classifyUpstreamError(error).code].status,
     onStateChange: (target, change) => options.logger.warn({ route: route.path, target, change }, `upstream target ${change}`),
@@ -63,6 +66,7 @@ export async function registerUpstream(app: FastifyInstance, route: RouteConfig,
       if (target === undefined) return sendGatewayError(reply, 'TG_ERR_UPSTREAM_UNAVAILABLE');
       request.gateway.target = target.config.url;
       (request.raw as RawWithTarget)[kTargetOrigin] = target.config.origin;
+      (request.raw as RawWithTarget)[kResponse] = reply.raw;
       limitChunkedBody(request, options.maxBodyBytes);
       done();
     },
@@ -79,12 +83,16 @@ export async function registerUpstream(app: FastifyInstance, route: RouteConfig,
       },
       rewriteRequestHeaders: (request: FastifyRequest, headers: Record<string, string | string[] | number | undefined>) => {
         const out = upstreamRequestHeaders(request, headers) as Record<string | symbol, unknown>;
+        // The client's hang-up cancels the upstream request (see client-abort.ts).
+        out[kClientGone] = clientGoneSignal((request.raw as RawWithTarget)[kResponse] as ServerResponse);
         // A retry on another target names it here, so the access line says who served the request.
         if (route.upstream.retries > 0) out[kServedBy] = (url: string) => (request.gateway.target = url);
         return out;
       },
       rewriteHeaders: (headers: Record<string, string | string[] | undefined>) => downstreamResponseHeaders(headers),
       onError: (reply: FastifyReply, { error }: { error: Error }) => {
+        // Cancelled because the client left: not the upstream's failure, and no one to answer (the access log says 499).
+        if (causeCodes(error).includes(CLIENT_GONE)) return;
         const failure = classifyUpstreamError(error);
         reply.request.gateway.upstreamError = { reason: failure.reason, error };
         options.onUpstreamError(route, failure.reason);
@@ -96,7 +104,8 @@ export async function registerUpstream(app: FastifyInstance, route: RouteConfig,
 }
 
 const kTargetOrigin = Symbol('throttlegate.targetOrigin');
-type RawWithTarget = FastifyRequest['raw'] & { [kTargetOrigin]?: string };
+const kResponse = Symbol('throttlegate.response');
+type RawWithTarget = FastifyRequest['raw'] & { [kTargetOrigin]?: string; [kResponse]?: ServerResponse };
 
 /**
  * A body with Content-Length over the limit is refused before routing; a

@@ -3,8 +3,9 @@ import type { FastifyRequest } from 'fastify';
 import { isUpgrade, type RequestState } from '../request-state.js';
 import { RESERVED_PATHS } from '../config/validate.js';
 import type { ErrorCode } from '../errors.js';
-import { normaliseTarget } from './normalise.js';
-import type { RouteTable } from './table.js';
+import { clientAddress, type ProxyTrust } from './client-address.js';
+import { admit, type AdmissionRules } from './admission.js';
+import { headRefusal } from './request-head.js';
 
 const kState = Symbol('throttlegate.state');
 type RawWithState = IncomingMessage & { [kState]?: RequestState };
@@ -17,26 +18,31 @@ export function mountPrefix(index: number): string {
 }
 
 /**
- * Fastify's `rewriteUrl`: runs before Fastify's router. The route table alone
- * decides, on the canonical path (and the method and Host), and the URL is
- * rewritten to the chosen route's mount point (`/__tg/<index>` + the rest of
- * the path), so Fastify's router only dispatches and can never pick another
- * route. A client that sends `/__tg/...` itself is routed like any path.
+ * Fastify's `rewriteUrl`: runs before Fastify's router. Admission
+ * (admission.ts) alone decides, on the canonical path (and the method, Host
+ * and declared length), and the URL is rewritten to the chosen route's mount
+ * point (`/__tg/<index>` + the rest of the path), so Fastify's router only
+ * dispatches and can never pick another route. A client that sends
+ * `/__tg/...` itself is routed like any path. A refused request goes to `/`,
+ * where admitRoute answers the refusal.
  */
-export function createUrlRewriter(table: RouteTable) {
+export function createUrlRewriter(rules: AdmissionRules) {
   return function rewriteUrl(req: IncomingMessage): string {
     const url = req.url ?? '/';
-    const target = normaliseTarget(url);
+    const admission = admit({ method: req.method ?? 'GET', target: url, host: req.headers.host ?? '', contentLength: req.headers['content-length'] }, rules);
+    const upgrade = isUpgrade(req);
+    const badHead = headRefusal(req, upgrade);
     const state: RequestState = {
-      path: target.ok ? target.path : '',
+      path: admission.path,
       route: undefined,
       refusal: undefined,
-      upgrade: isUpgrade(req),
+      upgrade,
       target: undefined,
-      badTarget: target.ok ? undefined : target.reason,
+      badHead,
+      badTarget: undefined,
       forwardedFor: '',
       clientIp: '',
-      query: target.ok ? target.query : '',
+      query: admission.query,
       client: undefined,
       gate: undefined,
       decision: undefined,
@@ -45,32 +51,46 @@ export function createUrlRewriter(table: RouteTable) {
       internalError: undefined,
     };
     (req as RawWithState)[kState] = state;
-    if (!target.ok) return '/';
-    if (RESERVED.has(target.path)) return target.path + target.query;
-    const match = table.match(target.path, req.method ?? 'GET', req.headers.host ?? '');
-    if (match.route === undefined) {
-      state.refusal = match.refusal;
-      // A 405 is counted and logged under the route that owns the path.
-      if (match.refusal === 'TG_ERR_REQUEST_METHOD_NOT_ALLOWED') state.route = match.on;
+    if (badHead !== undefined) return '/';
+    if (admission.kind === 'endpoint') return admission.path + admission.query;
+    if (admission.kind === 'refused') {
+      state.refusal = admission.refusal;
+      if (admission.refusal === 'TG_ERR_REQUEST_BAD_PATH') state.badTarget = admission.reason;
+      // A 405 or a 413 is counted and logged under the route that owns the path.
+      state.route = admission.on;
       return '/';
     }
-    const route = match.route;
+    const route = admission.route;
     state.route = route;
-    const rest = route.path === '/' ? target.path : target.path.slice(route.path.length);
-    return mountPrefix(route.index) + rest + target.query;
+    const rest = route.path === '/' ? admission.path : admission.path.slice(route.path.length);
+    return mountPrefix(route.index) + rest + admission.query;
   };
+}
+
+/** How admitRoute finds the client: the config's trust_proxy, and where a malformed X-Forwarded-For is counted. */
+export interface ClientAddressing {
+  readonly trust: ProxyTrust;
+  onMalformedForwardedFor(): void;
 }
 
 /**
  * The routing step of the gateway's onRequest hook: the refusal for a
- * malformed target (400), an unrouted path (404) or a method no route on the
- * path takes (405), or undefined when the request may go on. Also checks that
+ * head the gateway will not forward (400, 431: request-head.ts), a
+ * malformed target (400), an unrouted path (404), a method no route on the
+ * path takes (405) or a declared body over max_body_bytes (413), as
+ * rewriteUrl's admission decided, or undefined when the request may go on. Also checks that
  * Fastify dispatched to the route the table chose, and records the client
- * address once.
+ * address once, first, so every answer (a 404 too) is logged under it.
  */
-export function admitRoute(request: FastifyRequest): ErrorCode | undefined {
+export function admitRoute(request: FastifyRequest, addressing: ClientAddressing): ErrorCode | undefined {
   const state = (request.raw as RawWithState)[kState] as RequestState;
   request.gateway = state;
+  // The one walk of X-Forwarded-For: Fastify's request.ip/ips would take a junk entry as the client.
+  const client = clientAddress(request.raw.socket.remoteAddress, request.headers['x-forwarded-for'], addressing.trust);
+  state.clientIp = client.ip;
+  state.forwardedFor = client.chain.join(', ');
+  if (client.malformed) addressing.onMalformedForwardedFor();
+  if (state.badHead !== undefined) return state.badHead;
   if (state.badTarget !== undefined) return 'TG_ERR_REQUEST_BAD_PATH';
   if (state.refusal !== undefined) return state.refusal;
   const route = state.route;
@@ -80,15 +100,6 @@ export function admitRoute(request: FastifyRequest): ErrorCode | undefined {
     // rewriteUrl mounted the request on this route's prefix, so this is a bug, never an input: fail closed.
     request.log.error({ path: state.path, table: route.index, router: routedTo }, 'route table and router disagree');
     return 'TG_ERR_INTERNAL';
-  }
-  // request.ip and request.ips each walk X-Forwarded-For: walk it once.
-  const ips = request.ips;
-  if (ips === undefined) {
-    state.clientIp = request.ip;
-    state.forwardedFor = state.clientIp;
-  } else {
-    state.clientIp = ips[ips.length - 1] as string;
-    state.forwardedFor = [...ips].reverse().join(', ');
   }
   return undefined;
 }

@@ -9,7 +9,8 @@
  *   and every other escape in upper case (`%c3` -> `%C3`);
  * - has "." and ".." segments resolved (RFC 3986 section 5.2.4) and runs of "/" merged;
  * - never contains an encoded slash or a backslash, raw or encoded: those are
- *   refused, because upstreams disagree on whether they separate segments.
+ *   refused, because upstreams disagree on whether they separate segments;
+ * - has escaped bytes that are valid UTF-8 (no overlong `%C0%AE`), or is refused.
  */
 export type NormalisedTarget =
   | { readonly ok: true; readonly path: string; readonly query: string }
@@ -50,7 +51,24 @@ function canonicalPath(rawPath: string): string | { ok: false; reason: string } 
     else if (!endsAsDirectory) out.push(seg);
   }
   const path = '/' + out.join('/');
+  if (!escapesAreUtf8(path)) return { ok: false, reason: 'percent-encoded bytes in path are not UTF-8' };
   return endsAsDirectory && path !== '/' ? path + '/' : path;
+}
+
+/**
+ * Escaped bytes must spell UTF-8. An overlong form such as `%C0%AE` is a
+ * dot to a lenient decoder upstream, so `/api/%C0%AE%C0%AE/` could climb out
+ * of a route's prefix there; and Fastify's router cannot decode such a path
+ * at all. Escapes are upper case here, and raw non-ASCII was escaped as UTF-8.
+ */
+function escapesAreUtf8(path: string): boolean {
+  if (!/%[89A-F]/.test(path)) return true;
+  try {
+    decodeURIComponent(path);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function canonicalSegment(seg: string): string | { ok: false; reason: string } {

@@ -19,6 +19,7 @@ export interface PoolOptions {
    * Health found by the pool this one replaces (a reload), by target URL.
    * Carried only when both check the same way, so a reload does not send
    * traffic to a target known to be down until its checks fail again.
+   * Read by the constructor only, never kept (see there).
    */
   readonly previous?: UpstreamPool;
 }
@@ -32,6 +33,12 @@ type RequestOptions = Dispatcher.RequestOptions & { origin: string; headers: Rec
  * symbol keys, and undici sends string keys only; the pool removes it anyway.
  */
 export const kServedBy = Symbol('throttlegate.servedBy');
+/**
+ * Where the proxy hands over the signal that cancels the request when its
+ * client goes away (proxy/client-abort.ts): reply-from's options to undici
+ * carry no `signal`, so it travels the same way as kServedBy.
+ */
+export const kClientGone = Symbol('throttlegate.clientGone');
 type RequestCallback = (err: Error | null, data?: Dispatcher.ResponseData) => void;
 
 // RFC 9110 idempotent methods; reply-from sends them with an empty body unless the client sent one.
@@ -60,9 +67,11 @@ export class UpstreamPool {
   readonly #healthCheck: string;
 
   constructor(route: RouteConfig, options: PoolOptions) {
-    const now = options.now ?? Date.now;
+    // No closure made here may see `options`: it names the previous pool, and
+    // a pool holding its predecessor would keep every retired config's app alive.
+    const { previous, series, onStateChange, now = Date.now } = options;
     this.#healthCheck = JSON.stringify(route.upstream.healthCheck);
-    const carried = options.previous?.healthByUrl(this.#healthCheck);
+    const carried = previous?.healthByUrl(this.#healthCheck);
     this.#targets = route.upstream.targets.map(
       (config) =>
         new Target(config, route.upstream, {
@@ -70,8 +79,8 @@ export class UpstreamPool {
           connectTimeoutMs: Math.min(route.timeoutMs, 10_000),
           tlsVerify: route.tlsVerify,
           now,
-          series: options.series(config.url),
-          onStateChange: (target, change) => options.onStateChange(target.config.url, change),
+          series: series(config.url),
+          onStateChange: (target, change) => onStateChange(target.config.url, change),
         }),
     );
     this.#byOrigin = new Map(this.#targets.map((t) => [t.config.origin, t]));
@@ -113,6 +122,8 @@ export class UpstreamPool {
       if (target === undefined) return callback(new Error(`no pool target has origin ${opts.origin}`));
       const servedBy = opts.headers[kServedBy] as ((url: string) => void) | undefined;
       delete opts.headers[kServedBy];
+      opts.signal = opts.headers[kClientGone] as RequestOptions['signal'];
+      delete opts.headers[kClientGone];
       this.#attempt(target, opts, callback, [target], servedBy);
     },
     close: () => this.close(),
@@ -124,6 +135,8 @@ export class UpstreamPool {
     target.pool.request(opts, (err, data) => {
       if (err) {
         target.inFlight--;
+        // The client went away: nothing the target did, so nothing to record and no one to retry for.
+        if ((opts.signal as { aborted?: boolean } | null | undefined)?.aborted) return callback(err);
         target.record(this.#statusOfError(err), false);
         const next = tried.length <= this.#retries && isRetryable(opts, err) ? this.choose(tried) : undefined;
         if (next === undefined) return callback(err);

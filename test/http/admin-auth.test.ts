@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { startUpstream } from '../helpers/upstream.js';
 import { startGateway } from '../helpers/gateway.js';
 import { routesYaml, send } from '../helpers/http.js';
+import { rawAdmin } from '../helpers/admin.js';
 import { parseConfig } from '../../src/index.js';
 import { ConfigError } from '../../src/config/problems.js';
 
@@ -22,7 +23,8 @@ const putBlock = (adminUrl: string, key: string, token: string) =>
   send(adminUrl, `/v1/limits/${encodeURIComponent(key)}`, { method: 'PUT', headers: { ...bearer(token), 'content-type': 'application/json' }, body: '{"block":true}' });
 
 test('every /v1 call needs the bearer token: missing or wrong is 401 unauthorized, right is 200', async (t) => {
-  const { up, adminUrl } = await setup(t, `admin: { token: "${OPS}" }\n`);
+  // Room for the 27 failures below (the throttle is in test/security/admin-auth.test.ts).
+  const { up, adminUrl } = await setup(t, `admin: { token: "${OPS}", auth_failures: { burst: 100, per_minute: 60 } }\n`);
   for (const headers of [{}, bearer('wrong-token-0123456789'), bearer(OPS.slice(0, -1)), { authorization: OPS }, { authorization: `Basic ${OPS}` }]) {
     for (const path of ['/v1/routes', '/v1/limits/ip:127.0.0.1', '/v1/explain?path=/x', '/v1/openapi.json', '/v1/nothing-here']) {
       const res = await send(adminUrl, path, { headers });
@@ -88,4 +90,33 @@ test('config: admin.port equal to server.port is refused; a token shorter than 1
   assert.deepEqual(problemsOf(`server: { port: 9000 }\nadmin: { port: 9001, token: "${OPS}" }\n${routes}`), []);
   assert.ok(problemsOf(`admin: { token: "short" }\n${routes}`).some((p) => p.startsWith('admin.token')));
   assert.ok(problemsOf(`admin: { port: 9901 }\n${routes}`).includes('admin.token'));
+  assert.deepEqual(problemsOf(`admin: { token: "${OPS}", auth_failures: { burst: 5, per_minute: 0.5 } }\n${routes}`), []);
+  for (const bad of ['{ burst: 0 }', '{ per_minute: 0 }', '{ burst: 2.5 }', '{ burst: 5, per_hour: 1 }']) {
+    assert.ok(problemsOf(`admin: { token: "${OPS}", auth_failures: ${bad} }\n${routes}`).some((p) => p.startsWith('admin.auth_failures')), bad);
+  }
+});
+
+test('auth_failures defaults to a burst of 10 and 6 a minute', () => {
+  const config = parseConfig(`admin: { token: "${OPS}" }\nroutes:\n  - { path: /, upstream: "http://127.0.0.1:1" }\n`, 'admin.yaml', {});
+  assert.deepEqual(config.admin?.authFailures, { burst: 10, perMinute: 6 });
+});
+
+test('every admin error is in the admin format: a malformed request, a bad escape, a body too large, a media type', async (t) => {
+  const { gw } = await setup(t, `admin: { token: "${OPS}" }\n`);
+  const auth = `\r\nauthorization: Bearer ${OPS}`;
+  const answers = [
+    [400, 'bad_request', await rawAdmin(gw, 'GET ?/v1/routes HTTP/1.1\r\nhost: x')],
+    [400, 'bad_request', await rawAdmin(gw, `GET /v1/%zz HTTP/1.1\r\nhost: x${auth}`)],
+    [401, 'unauthorized', await rawAdmin(gw, `GET /v1/limits/${'k'.repeat(1100)} HTTP/1.1\r\nhost: x`)],
+    [414, 'uri_too_long', await rawAdmin(gw, `GET /v1/limits/${'k'.repeat(1100)} HTTP/1.1\r\nhost: x${auth}`)],
+    [413, 'payload_too_large', await rawAdmin(gw, `POST /v1/check HTTP/1.1\r\nhost: x\r\ncontent-type: application/json${auth}`, `{"key":"${'k'.repeat(70_000)}"}`)],
+    [415, 'unsupported_media_type', await rawAdmin(gw, `POST /v1/check HTTP/1.1\r\nhost: x\r\ncontent-type: application/xml${auth}`, '<key/>')],
+    [400, 'bad_request', await rawAdmin(gw, `POST /v1/check HTTP/1.1\r\nhost: x\r\ncontent-type: application/json${auth}`, '{not json')],
+  ] as const;
+  for (const [status, error, res] of answers) {
+    assert.equal(res.status, status, res.body);
+    assert.match(res.headers['content-type'] ?? '', /^application\/json/, res.body);
+    assert.equal((JSON.parse(res.body) as { error: string }).error, error, res.body);
+    assert.ok(!res.body.includes('statusCode') && !res.body.includes('FST_'), `no Fastify default body: ${res.body}`);
+  }
 });

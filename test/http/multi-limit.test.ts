@@ -25,6 +25,7 @@ const header = (rs: RawResponse[], name: string) => rs.map((r) => r.headers[name
 
 test('a per-client limit and a shared route budget: each client is held by whichever runs out first', async (t) => {
   const { up, gw } = await setup(t, (u) => `routes:\n${routesYaml([{ path: '/api', upstream: u, extra: `rate_limit:
+  unverified_key_envelope: false # the key-rotation envelope (test/security) would be listed too
   limits:
     - { requests_per_second: 1, burst: 3 }
     - { requests_per_second: 0.001, burst: 5, scope: route }` }])}`);
@@ -55,6 +56,7 @@ test('a per-client limit and a shared route budget: each client is held by which
 
 test('a refusal by one limit takes nothing from another: the fixed window counts only what passed', async (t) => {
   const { up, gw } = await setup(t, (u) => `routes:\n${routesYaml([{ path: '/w', upstream: u, extra: `rate_limit:
+  unverified_key_envelope: false # the key-rotation envelope (test/security) would be listed too
   limits:
     - { requests_per_second: 0.001, burst: 2 }
     - { algorithm: fixed_window, limit: 5, window: 1h, scope: route }` }])}`);

@@ -22,7 +22,8 @@ async function fire(url: string, path: string, n: number): Promise<RawResponse[]
 }
 
 test('a shadow limit next to an enforced one: would-be refusals are forwarded, logged and counted, never shown', async (t) => {
-  const { up, gw } = await setup(t, '/api', `limits:
+  const { up, gw } = await setup(t, '/api', `unverified_key_envelope: false # the key-rotation envelope (test/security) would be listed too
+limits:
   - { requests_per_second: 0.001, burst: 2, mode: shadow }
   - { requests_per_second: 0.001, burst: 100 }`);
   const rs = await fire(gw.url, '/api/x', 5);

@@ -74,3 +74,15 @@ test('keyHash: stable per seed, different across seeds, never a sentinel, no col
   }
   assert.equal(seen.size, 200_000);
 });
+
+test('idleAtOf and forEachIdleAt report each live state with its idle instant', () => {
+  const t = table();
+  t.insert(h('a'), [5]);
+  t.insert(h('b'), [30]);
+  t.remove(t.find(h('b')));
+  t.insert(h('c'), [20]);
+  assert.equal(t.idleAtOf(t.find(h('c'))), 20);
+  const seen: [number, number][] = [];
+  t.forEachIdleAt((hash, at) => seen.push([hash, at]));
+  assert.deepEqual(seen.sort((x, y) => x[1] - y[1]), [[h('a'), 5], [h('c'), 20]], 'a forgotten state is not visited');
+});

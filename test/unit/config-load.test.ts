@@ -71,6 +71,14 @@ const cases: [string, RegExp[]][] = [
   ['bad-proto-key.yaml', [/^__proto__: unknown key$/]],
   ['bad-alias-bomb.yaml', [/more than 10000 nodes|alias/i]],
   ['bad-route-limit-no-default.yaml', [/^routes\[0\]\.rate_limit\.requests_per_second: is required when there is no top-level rate_limit/]],
+  [
+    'bad-key-envelope.yaml',
+    [
+      /^rate_limit\.unverified_key_envelope: must be false or \{ multiplier: N \}/,
+      /^routes\[0\]\.rate_limit\.unverified_key_envelope\.multiplier: must be >= 1$/,
+      /^routes\[1\]\.rate_limit\.unverified_key_envelope\.multipler: unknown key$/,
+    ],
+  ],
 ];
 
 for (const [file, expected] of cases) {

@@ -175,3 +175,30 @@ test('api_keys_file and public_key_file are read next to the config; their error
   assert.equal(missing.length, 1);
   assert.match(missing[0]!, /^api_keys_file: cannot read .*nope\.yaml: file not found$/);
 });
+
+test('unverified_key_envelope: each client-scoped limit gets an address envelope (x10 by default), inherited like key; false is off', () => {
+  const c = parse(`rate_limit: { requests_per_second: 5, burst: 10 }
+routes:
+  - { path: /a, upstream: "http://127.0.0.1:8000" }
+  - path: /b
+    upstream: http://127.0.0.1:8000
+    rate_limit:
+      unverified_key_envelope: { multiplier: 3 }
+      limits:
+        - { algorithm: sliding_window, limit: 100, window: 1m }
+        - { requests_per_second: 50, burst: 50, scope: route }
+        - { algorithm: concurrency, limit: 2, mode: shadow }
+  - { path: /c, upstream: "http://127.0.0.1:8000", rate_limit: { unverified_key_envelope: false } }
+  - { path: /d, upstream: "http://127.0.0.1:8000", rate_limit: { requests_per_second: 9, burst: 9, scope: route } }
+`);
+  const envelopes = (i: number) => c.routes[i]!.limitSets!.unverifiedKey?.limits.filter((l) => l.scope === 'address').map((l) => [l.id, l.algorithm, l.mode, l.rate, l.capacity, l.windowMs]);
+  assert.deepEqual(envelopes(0), [['default#envelope', 'token_bucket', 'enforce', 50, 100, 2000]], 'same refill window, ten times the budget');
+  assert.deepEqual(envelopes(1), [
+    ['/b#1#envelope', 'sliding_window', 'enforce', 5, 300, 60_000],
+    ['/b#3#envelope', 'concurrency', 'shadow', 0, 6, 0],
+  ], 'route-scoped limits have none; a shadow limit has a shadow envelope');
+  assert.equal(c.routes[1]!.limitSets!.unverifiedKey!.limits.length, 5, 'the policy limits, then the envelopes');
+  assert.equal(c.routes[2]!.limitSets!.unverifiedKey, undefined);
+  assert.equal(c.routes[3]!.limitSets!.unverifiedKey, undefined, 'no client-scoped limit, nothing to envelope');
+  assert.equal(c.routes[0]!.limitSets!.anonymous.limits.length, 1, 'anonymous and verified clients are untouched');
+});

@@ -80,7 +80,7 @@ test('at the cap, states that went idle are reclaimed for newcomers', () => {
   advance(1000); // a and b are full again
   const c = store.check(single(p, 'c'));
   assert.equal(c.allowed, true);
-  assert.equal(store.size(), 1);
+  assert.equal(store.size(), 2, 'one idle state forgotten to make room; the other is left to the sweeper');
 });
 
 test('100k distinct clients occupy one slot each', () => {
@@ -103,4 +103,90 @@ test('a reload that raises a limit under the same id: forgetting follows the new
   assert.equal(store.check(single(after, 'c')).steps[0]!.remaining, 1);
   const other = spec('reloaded', { algorithm: 'fixed_window', rate: 1, capacity: 5, windowMs: 1000 });
   assert.equal(store.check(single(other, 'c')).steps[0]!.remaining, 4, 'a new algorithm starts afresh');
+});
+
+test('at the cap, a newcomer is served as soon as a state goes idle, even right after one was refused (no wait for a sweep)', () => {
+  const { store, advance } = clockedStore(2, 3_600_000);
+  const p = spec('cap-due', { rate: 1, capacity: 1 });
+  store.check(single(p, 'a'));
+  store.check(single(p, 'b'));
+  const refused = store.check(single(p, 'c'));
+  assert.equal(refused.reason, 'capacity');
+  assert.equal(refused.steps[0]!.retryAfterMs, 1000, 'until the earliest state goes idle');
+  advance(1000); // a and b are full again: they tell nothing a missing state would not
+  assert.equal(store.check(single(p, 'c')).allowed, true);
+  assert.equal(store.check(single(p, 'd')).allowed, true);
+  assert.equal(store.size(), 2);
+});
+
+test('at the cap, only idle states are forgotten, earliest first and no more than needed; one that still limits stays', () => {
+  const { store, advance } = clockedStore(3, 3_600_000);
+  const fast = spec('cap-fast', { rate: 1, capacity: 1 }); // idle 1 s after a request
+  const slow = spec('cap-slow', { rate: 0.001, capacity: 1 }); // idle 1000 s after one
+  store.check(single(fast, 'a'));
+  store.check(single(fast, 'b'));
+  store.check(single(slow, 'victim'));
+  assert.equal(store.check(single(slow, 'victim')).allowed, false, 'the victim spent its budget');
+  advance(2000);
+  assert.equal(store.check(single(slow, 'x')).allowed, true);
+  assert.equal(store.size(), 3, 'one idle state forgotten for one newcomer, the other kept');
+  assert.equal(store.check(single(slow, 'y')).allowed, true);
+  const z = store.check(single(slow, 'z'));
+  assert.equal(z.reason, 'capacity', 'every state left still limits someone');
+  assert.ok(Math.abs(z.steps[0]!.retryAfterMs - 998_000) < 1, `until the victim's bucket is full again: ${z.steps[0]!.retryAfterMs}`);
+  assert.equal(store.check(single(slow, 'victim')).allowed, false, 'the victim is still limited');
+});
+
+test('at the cap, a state spent again since the queue was built is judged by its state now, not its old idle instant', () => {
+  const { store, advance } = clockedStore(2, 3_600_000);
+  const p = spec('cap-rekey', { rate: 1, capacity: 2 });
+  store.check(single(p, 'a')); // 1 token left: full at 1000
+  store.check(single(p, 'b')); // full at 1000
+  assert.equal(store.check(single(p, 'c')).reason, 'capacity', 'builds the queue: a and b due at 1000');
+  advance(900);
+  store.check(single(p, 'a')); // 1.9 - 1 = 0.9 tokens: full at 2000 now
+  advance(100);
+  assert.equal(store.check(single(p, 'c')).allowed, true, 'b is idle and forgotten');
+  assert.equal(store.check(single(p, 'd')).reason, 'capacity', 'a is not idle: it was not forgotten');
+  assert.equal(store.check(single(p, 'a')).steps[0]!.remaining, 0, "a kept its 1 token (a forgotten bucket would have 2)");
+});
+
+test("at the cap, a check's own idle state is not forgotten to make room for itself: the cap holds exactly", () => {
+  const { store, advance } = clockedStore(2, 3_600_000);
+  const p = spec('cap-own-p', { rate: 1, capacity: 1 });
+  const q = spec('cap-own-q', { rate: 1, capacity: 1 });
+  store.check(single(p, 'x')); // idle at 1000
+  advance(500);
+  store.check(single(p, 'y')); // idle at 1500
+  advance(1500);
+  assert.equal(store.check(checkOf('own', [p, q], ['x', 'x'])).allowed, true, "y's idle state makes room for x's new one");
+  assert.equal(store.size(), 2);
+});
+
+test('a reload that lowers a limit makes states idle sooner: a full store follows the numbers now in force', () => {
+  const { store } = clockedStore(2, 3_600_000);
+  const before = spec('cap-reload', { rate: 1, capacity: 10 });
+  store.check(single(before, 'a')); // 9 of 10 tokens
+  store.check(single(before, 'b'));
+  assert.equal(store.check(single(before, 'c')).reason, 'capacity');
+  const after = spec('cap-reload', { rate: 1, capacity: 9 }); // 9 of 9: full, so idle now
+  assert.equal(store.check(single(after, 'c')).allowed, true);
+});
+
+test('each capacity refusal is reported (the metric and warn line hang on it); a limit of its own is not', () => {
+  let now = CONTRACT_START;
+  let reported = 0;
+  const store = new MemoryStore({ maxKeys: 1, sweepIntervalMs: 1000 }, { clock: () => now, autoSweep: false, onCapacityRefusal: () => reported++ });
+  const p = spec('cap-report', { rate: 0.001, capacity: 1 });
+  store.check(single(p, 'a'));
+  store.check(single(p, 'a'));
+  assert.equal(reported, 0, "a's own refusal is its limit's, not the store's");
+  store.check(single(p, 'b'));
+  store.check(single(p, 'c'));
+  assert.equal(store.check(single(p, 'd'), { dryRun: true }).allowed, true, 'a dry run stores nothing, so needs no room');
+  assert.equal(reported, 2);
+  now += 1_000_000;
+  assert.equal(store.check(single(p, 'b')).allowed, true);
+  assert.equal(reported, 2);
+  void store.close();
 });

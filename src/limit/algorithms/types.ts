@@ -2,8 +2,13 @@
 export const ALGORITHM_NAMES = ['token_bucket', 'gcra', 'fixed_window', 'sliding_window', 'concurrency'] as const;
 export type AlgorithmName = (typeof ALGORITHM_NAMES)[number];
 
-/** Whose budget a limit counts: each client's, one shared by the route, or one shared by every route using it. */
-export type LimitScope = 'client' | 'route' | 'global';
+/**
+ * Whose budget a limit counts: each client's, one shared by the route, or one
+ * shared by every route using it. `address` is never configured: it is the
+ * scope of an unverified-key envelope (config/policies.ts), one budget for
+ * every key a client address presents.
+ */
+export type LimitScope = 'client' | 'address' | 'route' | 'global';
 
 /** One resolved limit. Which fields matter depends on the algorithm. */
 export interface LimitSpec {

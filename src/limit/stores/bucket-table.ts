@@ -91,13 +91,26 @@ export class StateTable {
     return earliest;
   }
 
+  /** The instant the state in `slot` becomes idle (decides as no state would). */
+  idleAtOf(slot: number): number {
+    const scratch = this.#scratch;
+    for (let j = 0; j < this.#width; j++) scratch[j] = this.#states[slot * this.#width + j] as number;
+    return this.#idleAt(scratch);
+  }
+
+  /** Calls `visit` with each live state's hash and idle instant. */
+  forEachIdleAt(visit: (hash: number, idleAt: number) => void): void {
+    for (let i = 0; i < this.#hashes.length; i++) {
+      const h = this.#hashes[i] as number;
+      if (h !== EMPTY && h !== TOMBSTONE) visit(h, this.idleAtOf(i));
+    }
+  }
+
   /** Forgets slot `i` if it is idle; for a live slot left in place, its idle instant. */
   #forgetIfIdle(i: number, now: number): number | undefined {
     const h = this.#hashes[i];
     if (h === EMPTY || h === TOMBSTONE) return undefined;
-    const scratch = this.#scratch;
-    for (let j = 0; j < this.#width; j++) scratch[j] = this.#states[i * this.#width + j] as number;
-    const idleAt = this.#idleAt(scratch);
+    const idleAt = this.idleAtOf(i);
     if (idleAt > now) return idleAt;
     this.remove(i);
     return undefined;

@@ -5,43 +5,63 @@ import { ALGORITHMS, STATE_WIDTH } from '../algorithms/index.js';
 import { release as releaseSlot } from '../algorithms/concurrency.js';
 import { enforcedAllow, monotonicClock, type CheckOptions, type Clock, type LimitCheck, type LimitOutcome, type LimitStore, type StoreHealth } from './store.js';
 import { StateTable, keyHash } from './bucket-table.js';
+import { IdleQueue } from './idle-queue.js';
 
 /** How many slots one sweep tick examines per limit, so a tick never stalls the event loop. */
 const SWEEP_BATCH = 50_000;
+
+export interface MemoryStoreOptions {
+  /** Injected so tests control time. */
+  clock?: Clock;
+  /** false: no sweeper timer (tests, simulate: they call sweep()). */
+  autoSweep?: boolean;
+  /** Called on each request refused because the store is full of states that all still limit someone. */
+  onCapacityRefusal?: () => void;
+}
+
+/** One limit's table, its place in the idle queue, and the spec now in force for it. */
+interface TableEntry {
+  readonly table: StateTable;
+  readonly index: number;
+  spec: LimitSpec;
+}
 
 /**
  * The embedded store: one StateTable per limit. Bounded two ways:
  * - a state that decides as no state would (a full bucket, an ended window)
  *   is forgotten by the sweeper (lossless);
- * - a hard cap on states. At the cap a request needing a NEW state is
- *   refused (429, reason `capacity`) until one is forgotten; no held state is
- *   ever evicted early. Evicting (LRU) would hand a flooding client a fresh
- *   full bucket each time it pushed its own out; refusing newcomers keeps every
- *   limit exact and bounds memory, at the price of newcomers waiting while the
- *   table is full of unique keys.
+ * - a hard cap on states. At the cap, a request needing a NEW state first
+ *   makes room by forgetting states that have gone idle since the last sweep,
+ *   earliest first (IdleQueue: no scan); it is refused (429, reason
+ *   `capacity`) only when every state held still limits someone. No such
+ *   state is ever evicted: evicting one (LRU) would hand a flooding client a
+ *   fresh full bucket each time it pushed its own out. So every limit stays
+ *   exact and memory bounded, at the price of newcomers waiting while the
+ *   table is full of clients that all spent part of their budget.
  *
  * Synchronous, so a check is atomic by construction: every limit is decided,
  * then either all allowed steps are stored or none is.
  */
 export class MemoryStore implements LimitStore {
-  readonly #tables = new Map<string, StateTable>();
-  // The latest spec of each table: a reload may change a limit's numbers under the same id, and forgetting
-  // (idleAt) must follow the numbers now in force, as Redis expiry does from the next decision on.
-  readonly #specs = new Map<string, LimitSpec>();
+  // Keyed by limit id and algorithm. The spec is the latest one: a reload may change a limit's numbers under the
+  // same id, and forgetting (idleAt) must follow the numbers now in force, as Redis expiry does from the next decision on.
+  readonly #tables = new Map<string, TableEntry>();
+  readonly #byIndex: TableEntry[] = [];
   readonly #clock: Clock;
   readonly #maxKeys: number;
-  readonly #reclaimIntervalMs: number;
   readonly #timer: NodeJS.Timeout | undefined;
+  readonly #onCapacityRefusal: (() => void) | undefined;
   #held = 0;
   // Per process, so which keys would share a state cannot be worked out from outside.
   readonly #seed = randomInt(2 ** 31);
-  // At the cap, a full scan for reclaimable states is pointless before this instant.
-  #nextReclaimAt = 0;
+  // Every held state by idle instant, kept only while the store is near its cap (built when a newcomer first
+  // finds it full, dropped once sweeps bring it under half): far from the cap it would cost for nothing.
+  #idle: IdleQueue | undefined;
 
-  constructor(config: MemoryStoreConfig, options: { clock?: Clock; autoSweep?: boolean } = {}) {
+  constructor(config: MemoryStoreConfig, options: MemoryStoreOptions = {}) {
     this.#clock = options.clock ?? monotonicClock;
     this.#maxKeys = config.maxKeys;
-    this.#reclaimIntervalMs = config.sweepIntervalMs;
+    this.#onCapacityRefusal = options.onCapacityRefusal;
     if (options.autoSweep !== false) {
       this.#timer = setInterval(() => this.sweep(SWEEP_BATCH), config.sweepIntervalMs);
       this.#timer.unref();
@@ -52,18 +72,18 @@ export class MemoryStore implements LimitStore {
     const now = this.#clock();
     const { limits, keys, cost } = check;
     const n = limits.length;
-    const tables = new Array<StateTable>(n);
+    const entries = new Array<TableEntry>(n);
     const hashes = new Array<number>(n);
     const slots = new Array<number>(n);
     const steps = new Array<Step>(n);
     let fresh = 0;
     for (let i = 0; i < n; i++) {
       const spec = limits[i] as LimitSpec;
-      const table = this.#table(spec);
+      const entry = this.#entry(spec);
       const hash = keyHash(keys[i] as string, this.#seed);
-      const slot = table.find(hash);
-      const step = ALGORITHMS[spec.algorithm].step(slot === -1 ? undefined : table.read(slot), now, spec, cost);
-      tables[i] = table;
+      const slot = entry.table.find(hash);
+      const step = ALGORITHMS[spec.algorithm].step(slot === -1 ? undefined : entry.table.read(slot), now, spec, cost);
+      entries[i] = entry;
       hashes[i] = hash;
       slots[i] = slot;
       steps[i] = step;
@@ -71,19 +91,23 @@ export class MemoryStore implements LimitStore {
     }
     const allowed = enforcedAllow(limits, steps);
     if (!allowed || options?.dryRun) return { allowed, steps };
-    if (fresh > 0 && this.#held + fresh > this.#maxKeys && !this.#reclaim(now, fresh)) return this.#refuseAtCapacity(steps, now);
+    if (fresh > 0 && this.#held + fresh > this.#maxKeys && !this.#makeRoom(now, fresh, entries, hashes)) return this.#refuseAtCapacity(steps, now);
     let holdsSlot = false;
     for (let i = 0; i < n; i++) {
       const step = steps[i] as Step;
       if (!step.allowed) continue; // a shadow limit that would refuse stores nothing
-      const table = tables[i] as StateTable;
-      // #reclaim may have moved slots: look again only when it ran.
-      const slot = fresh > 0 ? table.find(hashes[i] as number) : (slots[i] as number);
+      const { table, index } = entries[i] as TableEntry;
+      const spec = limits[i] as LimitSpec;
+      const hash = hashes[i] as number;
+      // An insert may move slots (a rebuild): look again when this check inserts.
+      const slot = fresh > 0 ? table.find(hash) : (slots[i] as number);
       if (slot === -1) {
-        table.insert(hashes[i] as number, step.next);
+        table.insert(hash, step.next);
         this.#held++;
+        const at = this.#idle === undefined ? Infinity : ALGORITHMS[spec.algorithm].idleAt(step.next, spec);
+        if (at !== Infinity) this.#idle?.push(at, index, hash);
       } else table.write(slot, step.next);
-      if ((limits[i] as LimitSpec).algorithm === 'concurrency') holdsSlot = true;
+      if (spec.algorithm === 'concurrency') holdsSlot = true;
     }
     if (!holdsSlot) return { allowed, steps };
     return { allowed, steps, release: this.#releaser(check, hashes, steps) };
@@ -100,31 +124,40 @@ export class MemoryStore implements LimitStore {
   /** One sweeper tick: forgets idle states, examining at most `budget` slots per limit. Public for tests. */
   sweep(budget = SWEEP_BATCH): void {
     const now = this.#clock();
-    for (const table of this.#tables.values()) {
+    for (const { table } of this.#byIndex) {
       const before = table.size;
       table.sweep(now, budget);
       this.#held -= before - table.size;
     }
+    // Far from the cap the queue is dead weight; mostly entries of swept states, it is cheaper rebuilt when next needed.
+    const idle = this.#idle;
+    if (idle !== undefined && (this.#held <= this.#maxKeys / 2 || idle.size > 2 * this.#held + 1024)) this.#idle = undefined;
   }
 
   async close(): Promise<void> {
     if (this.#timer) clearInterval(this.#timer);
     this.#tables.clear();
-    this.#specs.clear();
+    this.#byIndex.length = 0;
+    this.#idle = undefined;
     this.#held = 0;
   }
 
   /** One table per limit id and algorithm: a reload that changes a limit's algorithm changes the state's shape, so it starts afresh. */
-  #table(spec: LimitSpec): StateTable {
+  #entry(spec: LimitSpec): TableEntry {
     const key = tableKey(spec);
-    let table = this.#tables.get(key);
-    if (table === undefined) {
+    let entry = this.#tables.get(key);
+    if (entry === undefined) {
       const algorithm = ALGORITHMS[spec.algorithm];
-      table = new StateTable(STATE_WIDTH[spec.algorithm], (state) => algorithm.idleAt(state, this.#specs.get(key) as LimitSpec));
-      this.#tables.set(key, table);
+      const table = new StateTable(STATE_WIDTH[spec.algorithm], (state) => algorithm.idleAt(state, (entry as TableEntry).spec));
+      entry = { table, index: this.#byIndex.length, spec };
+      this.#tables.set(key, entry);
+      this.#byIndex.push(entry);
+    } else if (entry.spec !== spec) {
+      // New numbers may make states idle sooner than the queue says: it is rebuilt when next needed.
+      if (!sameNumbers(entry.spec, spec)) this.#idle = undefined;
+      entry.spec = spec;
     }
-    if (this.#specs.get(key) !== spec) this.#specs.set(key, spec);
-    return table;
+    return entry;
   }
 
   /** Gives back the concurrency slots one admitted request took; idempotent. */
@@ -135,7 +168,7 @@ export class MemoryStore implements LimitStore {
       released = true;
       check.limits.forEach((spec, i) => {
         if (spec.algorithm !== 'concurrency' || !(steps[i] as Step).allowed) return;
-        const table = this.#tables.get(tableKey(spec));
+        const table = this.#tables.get(tableKey(spec))?.table;
         const slot = table?.find(hashes[i] as number) ?? -1;
         if (table === undefined || slot === -1) return;
         const next = releaseSlot(table.read(slot));
@@ -148,24 +181,54 @@ export class MemoryStore implements LimitStore {
   }
 
   /**
-   * At the cap: forget every idle state. A full scan costs O(cap), so under a
-   * flood of unique keys it runs at most once per sweep interval, and never
-   * before the earliest state can have become idle.
+   * At the cap: forgets states that have gone idle, earliest first, until
+   * `needed` new ones fit. Each entry that comes due costs O(log n), and is
+   * either forgotten or pushed again at its later instant (a write moved it),
+   * so a flood of newcomers never costs a scan. The check's own states are
+   * left alone: it is about to write them. False when every state left still
+   * limits someone.
    */
-  #reclaim(now: number, needed: number): boolean {
-    if (now < this.#nextReclaimAt) return false;
-    let earliest = Infinity;
-    for (const table of this.#tables.values()) {
-      const before = table.size;
-      earliest = Math.min(earliest, table.sweepAll(now));
-      this.#held -= before - table.size;
+  #makeRoom(now: number, needed: number, mine: readonly TableEntry[], myHashes: readonly number[]): boolean {
+    const idle = (this.#idle ??= this.#buildIdle());
+    const setAside: number[] = [];
+    while (this.#held + needed > this.#maxKeys && idle.topAt <= now) {
+      const at = idle.topAt;
+      const index = idle.topTable;
+      const hash = idle.topHash;
+      idle.pop();
+      const { table } = this.#byIndex[index] as TableEntry;
+      const slot = table.find(hash);
+      if (slot === -1) continue; // forgotten meanwhile (swept, released)
+      const idleAt = table.idleAtOf(slot);
+      if (idleAt > now) {
+        if (idleAt !== Infinity) idle.push(idleAt, index, hash);
+      } else if (mine.some((e, i) => e.index === index && myHashes[i] === hash)) setAside.push(at, index, hash);
+      else {
+        table.remove(slot);
+        this.#held--;
+      }
     }
-    this.#nextReclaimAt = Math.max(earliest, now + this.#reclaimIntervalMs);
+    for (let i = 0; i < setAside.length; i += 3) idle.push(setAside[i] as number, setAside[i + 1] as number, setAside[i + 2] as number);
     return this.#held + needed <= this.#maxKeys;
   }
 
+  /** Every held state by its idle instant (held concurrency slots, never idle, are left out). */
+  #buildIdle(): IdleQueue {
+    const idle = new IdleQueue();
+    for (const { table, index } of this.#byIndex) {
+      table.forEachIdleAt((hash, at) => {
+        if (at !== Infinity) idle.append(at, index, hash);
+      });
+    }
+    idle.heapify();
+    return idle;
+  }
+
+  /** Wait: until the earliest state can go idle (a lower bound), at least a second; unknown (only held slots): a second. */
   #refuseAtCapacity(steps: readonly Step[], now: number): LimitOutcome {
-    const wait = Math.max(1000, this.#nextReclaimAt - now);
+    this.#onCapacityRefusal?.();
+    const earliest = this.#idle?.topAt ?? Infinity;
+    const wait = earliest === Infinity ? 1000 : Math.max(1000, earliest - now);
     return {
       allowed: false,
       steps: steps.map(() => ({ allowed: false, remaining: 0, resetMs: 0, retryAfterMs: wait })),
@@ -175,3 +238,5 @@ export class MemoryStore implements LimitStore {
 }
 
 const tableKey = (spec: LimitSpec): string => `${spec.id}\u0000${spec.algorithm}`;
+
+const sameNumbers = (a: LimitSpec, b: LimitSpec): boolean => a.rate === b.rate && a.capacity === b.capacity && a.windowMs === b.windowMs;

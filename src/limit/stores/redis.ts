@@ -45,6 +45,8 @@ export interface RedisStoreOptions {
    * timelines against a real Redis (key expiry stays real time).
    */
   serverTime?: boolean;
+  /** The local fallback store refused a newcomer for want of room (create.ts: metric and warn line). */
+  onCapacityRefusal?: () => void;
 }
 
 // How long a starting gateway waits for Redis before it listens anyway (on_error applies meanwhile).
@@ -107,7 +109,7 @@ export class RedisStore implements LimitStore {
     this.#events = options.events;
     this.#clock = options.clock ?? monotonicClock;
     this.#serverTime = options.serverTime ?? true;
-    this.#fallback = new MemoryStore(options.memory, { clock: this.#clock });
+    this.#fallback = new MemoryStore(options.memory, { clock: this.#clock, onCapacityRefusal: options.onCapacityRefusal });
     // Cluster: a refusal may count tokens of another check about to be refunded (#perKey), trusted a bounded while.
     this.#cache = new OverLimitCache({ holdMs: config.cluster ? 3 * config.timeoutMs : undefined });
     this.#client = connect(config);

@@ -8,7 +8,7 @@ export interface LimitCheck {
   /** Stable id of this set of limits (route policy, plus plan or override): names the set in queues and reports. */
   readonly group: string;
   readonly limits: readonly LimitSpec[];
-  /** Each limit's scope key, in order: the client's key, `route:<path>` or `global`. */
+  /** Each limit's scope key, in order: the client's key, its address's `ip:<addr>` (an envelope), `route:<path>` or `global`. */
   readonly keys: readonly string[];
   /** Tokens (or window units) the request takes from each limit. */
   readonly cost: number;
