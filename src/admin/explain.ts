@@ -101,7 +101,7 @@ export async function explain(ctx: ExplainContext, input: ExplainInput, live: Ex
     jwt: ctx.jwt,
     now: Date.now(),
   });
-  const override = live.overrides.get(client.key);
+  const override = live.overrides.get(client.label);
   const done = (decision: string, status: number, limits: Explanation['limits'] = []): Explanation => ({
     request,
     route: routeView(route),

@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { GatewayConfig, LimitPolicy, LimitSet, RouteConfig } from '../config/types.js';
 import { parseDuration } from '../config/duration.js';
-import type { ClientIdentity } from '../limit/keys.js';
-import type { Override } from '../limit/overrides.js';
+import { digestOf, unverifiedLabel, type ClientIdentity } from '../limit/keys.js';
+import type { ActiveOverride, Override } from '../limit/overrides.js';
 import { checkOf, limitSetFor } from '../limit/sets.js';
 import { headerSeconds, summarise } from '../limit/decision.js';
 import { writeLimitHeaders } from '../limit/headers.js';
@@ -13,24 +13,21 @@ import { Ajv } from 'ajv';
 import { blockOverrideBody, checkBody, checkResponse, clientKeyParam, errorResponse, limitOverrideBody, limitsResponse } from './schemas.js';
 import { describeOverride, limitView } from './views.js';
 import { adminError } from './errors.js';
+import { RESERVED_FORM, resolveClientKey, type ResolvedClient } from './client-key.js';
 
 type View = () => { config: GatewayConfig; explain: ExplainContext };
-
-/** Who a client key is: an `id:` key names an api_keys entry (and its plan); any other key is taken as given. */
-function identityOf(config: GatewayConfig, key: string): ClientIdentity {
-  const entry = key.startsWith('id:') ? config.apiKeys.find((k) => k.id === key.slice(3)) : undefined;
-  return { key, label: key, keyId: entry?.id ?? null, plan: entry?.plan ?? null, verified: entry !== undefined };
-}
 
 /** Headers for check answers: both families, as a route's policy sends them by default. */
 const CHECK_POLICY: Pick<LimitPolicy, 'headers'> = { headers: { legacy: true, draft: true } };
 
 /** GET/PUT/DELETE /v1/limits/:key and POST /v1/check: the limiter as a service. */
 export function registerLimitRoutes(app: FastifyInstance, deps: AdminDeps, view: View): void {
-  app.get<{ Params: { key: string } }>('/v1/limits/:key', { schema: { params: clientKeyParam, response: { 200: limitsResponse, 401: errorResponse } } }, async (request) => {
+  app.get<{ Params: { key: string } }>('/v1/limits/:key', { schema: { params: clientKeyParam, response: { 200: limitsResponse, 400: errorResponse, 401: errorResponse } } }, async (request, reply) => {
     const { config } = view();
-    const client = identityOf(config, request.params.key);
-    const override = deps.overrides.get(client.key);
+    const resolved = resolveClientKey(request.params.key, config);
+    if ('error' in resolved) return adminError(reply, 400, 'bad_request', { message: resolved.error });
+    const override = deps.overrides.get(resolved.label);
+    const { client, seen } = await liveClient(deps, config, resolved, override);
     const groups = new Map<string, { set: LimitSet; route: RouteConfig; routes: string[] }>();
     for (const route of config.routes) {
       if (route.limitSets === null) continue;
@@ -44,14 +41,17 @@ export function registerLimitRoutes(app: FastifyInstance, deps: AdminDeps, view:
       const outcome = await deps.store.check(checkOf(set, client, route), { dryRun: true });
       policies.push({ policy: set.group, routes, limits: set.limits.map((l, i) => limitView(l, outcome.steps[i] as LimitStep, route.cost)) });
     }
-    return { key: client.key, key_id: client.keyId, plan: client.plan, override: describeOverride(override?.override), policies };
+    const hint = !seen && resolved.stateKeys === undefined ? UNKNOWN_LABEL_HINT : undefined;
+    return { key: resolved.label, key_id: client.keyId, plan: client.plan, seen, hint, override: describeOverride(override?.override), policies };
   });
 
   app.put<{ Params: { key: string }; Body: { requests_per_second?: number; burst?: number; block?: true; expires_in?: string } }>(
     '/v1/limits/:key',
     { schema: { params: clientKeyParam, response: { 400: errorResponse, 401: errorResponse } } },
     async (request, reply) => {
-      const { key } = request.params;
+      const resolved = resolveClientKey(request.params.key, view().config);
+      if ('error' in resolved) return adminError(reply, 400, 'bad_request', { message: resolved.error });
+      const key = resolved.label;
       const body = request.body;
       const problems = overrideProblems(body);
       if (problems.length > 0) return adminError(reply, 400, 'bad_request', { problems });
@@ -68,7 +68,9 @@ export function registerLimitRoutes(app: FastifyInstance, deps: AdminDeps, view:
   );
 
   app.delete<{ Params: { key: string } }>('/v1/limits/:key', { schema: { params: clientKeyParam } }, async (request, reply) => {
-    const { key } = request.params;
+    const resolved = resolveClientKey(request.params.key, view().config);
+    if ('error' in resolved) return adminError(reply, 400, 'bad_request', { message: resolved.error });
+    const key = resolved.label;
     const before = describeOverride(deps.overrides.get(key)?.override);
     const removed = await deps.overrides.delete(key);
     if (!removed && before === null) return adminError(reply, 404, 'not_found', { key });
@@ -84,8 +86,9 @@ export function registerLimitRoutes(app: FastifyInstance, deps: AdminDeps, view:
       const { key, policy = 'default', cost = 1, dry_run: dryRun = false } = request.body;
       const base = policySet(config, policy);
       if (base === undefined) return adminError(reply, 404, 'unknown_policy', { policy, known: knownPolicies(config) });
-      const client = identityOf(config, key);
-      const override = deps.overrides.get(client.key);
+      const client = checkClient(deps, config, key);
+      if ('error' in client) return adminError(reply, 400, 'bad_request', { message: client.error });
+      const override = deps.overrides.get(client.label);
       if (override?.override.kind === 'block') return adminError(reply, 403, 'forbidden');
       const set = override?.spec !== undefined ? limitSetFor({ anonymous: base.set, plans: {} }, client, override) : base.set;
       const outcome = await deps.store.check(checkOf(set, client, { path: base.routePath, cost } as RouteConfig), { dryRun });
@@ -105,6 +108,44 @@ export function registerLimitRoutes(app: FastifyInstance, deps: AdminDeps, view:
       return reply.code(decision.allowed ? 200 : 429).send(body);
     },
   );
+}
+
+const UNKNOWN_LABEL_HINT =
+  'this instance has not seen this label lately, so the numbers are a new client\'s: a label is read on the instance that saw the client; the raw key or its sha256: form reads the state on any instance';
+
+/**
+ * The identity to read live state under, and whether the store holds any:
+ * the first of the client's state keys (the form's own, else the one this
+ * process last saw behind a label) that holds state under one of its own
+ * limits; none held: the first, as a new client.
+ */
+async function liveClient(deps: AdminDeps, config: GatewayConfig, resolved: ResolvedClient, override: ActiveOverride | undefined): Promise<{ client: ClientIdentity; seen: boolean }> {
+  const candidates = resolved.stateKeys ?? [deps.overrides.recent.keyOf(resolved.label)].filter((k): k is string => k !== undefined);
+  for (const key of candidates) {
+    const client = { ...resolved.identity, key };
+    for (const route of config.routes) {
+      if (route.limitSets === null) continue;
+      const limits = limitSetFor(route.limitSets, client, override).limits.filter((l) => l.scope === 'client');
+      if (limits.length > 0 && (await deps.store.holds({ group: 'seen', limits, keys: limits.map(() => key), cost: 1 }))) return { client, seen: true };
+    }
+  }
+  return { client: { ...resolved.identity, key: candidates[0] ?? resolved.identity.key }, seen: false };
+}
+
+/**
+ * /v1/check's key: a client in any /v1/limits form, so a check shares the
+ * budget and the overrides of that client. A plain key no key source of the
+ * gateway can produce (a service's own id, with no header:/query: source or
+ * with api_keys that do not hold it) is still checked, under a digest of its
+ * own (`check:`), never the key itself; a prefixed form that names no client
+ * is refused, as on /v1/limits.
+ */
+function checkClient(deps: AdminDeps, config: GatewayConfig, key: string): ClientIdentity | { error: string } {
+  const resolved = resolveClientKey(key, config);
+  if (!('error' in resolved)) return { ...resolved.identity, key: resolved.stateKeys?.[0] ?? deps.overrides.recent.keyOf(resolved.label) ?? resolved.label };
+  if (RESERVED_FORM.test(key)) return resolved;
+  const digest = digestOf(key);
+  return { key: `check:${digest.slice(0, 32)}`, label: unverifiedLabel(digest), keyId: null, plan: null, verified: false };
 }
 
 /** `default` or a route path: that policy's anonymous limits; `plan:<name>`: the plan's. */

@@ -13,13 +13,22 @@ export const errorResponse = {
   properties: {
     error: { type: 'string', description: 'a stable token (unauthorized, bad_request, not_found, unknown_policy, rate_limited)' },
     problems: { type: 'array', items: { type: 'object', properties: { path: { type: 'string' }, message: { type: 'string' } } } },
+    message: { type: 'string', description: 'what was wrong, e.g. a client key in no accepted form (the forms are listed)' },
   },
 } as const;
 
 export const clientKeyParam = {
   type: 'object',
   required: ['key'],
-  properties: { key: { type: 'string', minLength: 1, maxLength: 512, description: 'a client key as the gateway keys state: id:<api key id>, ip:<address>, or any key given to /v1/check' } },
+  properties: {
+    key: {
+      type: 'string',
+      minLength: 1,
+      maxLength: 512,
+      description:
+        'a client, in any form an operator has: the API key as sent, key:<12 hex> (log label), sha256:<64 hex>, id:<api_keys id>, ip:<address> (or ip:<ipv6 net>/<len>), jwt:<12 hex> (log label)',
+    },
+  },
 } as const;
 
 export const limitOverrideBody = {
@@ -64,9 +73,11 @@ export const overrideView = {
 export const limitsResponse = {
   type: 'object',
   properties: {
-    key: { type: 'string' },
+    key: { type: 'string', description: "the client's label (never a raw key)" },
     key_id: { type: ['string', 'null'] },
     plan: { type: ['string', 'null'] },
+    seen: { type: 'boolean', description: 'the store holds live state for this client; false: the numbers are a new client\'s' },
+    hint: { type: 'string' },
     override: overrideView,
     policies: {
       type: 'array',

@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { ServerConfig } from '../config/types.js';
 import { ERRORS, errorBody, type ErrorCode } from '../errors.js';
@@ -6,6 +7,7 @@ import { rawGatewayError } from '../respond.js';
 import { MAX_HEADER_FIELDS } from '../routing/request-head.js';
 import type { ConfigApp } from './app.js';
 import { headWithoutUpgrade, isWebSocketUpgrade } from './upgrade.js';
+import { HeadDeadlineOnClose } from './drain.js';
 import { markUpgrade } from '../request-state.js';
 
 interface Generation {
@@ -29,6 +31,7 @@ export class Listener {
   #live: Generation;
   #closing = false;
   readonly #retiring = new Set<Generation>();
+  readonly #drain: HeadDeadlineOnClose;
 
   constructor(first: ConfigApp, settings: ServerConfig) {
     this.#live = generation(first);
@@ -47,6 +50,7 @@ export class Listener {
     this.server.maxHeadersCount = MAX_HEADER_FIELDS + 1;
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#upgrade(req, socket, head));
     this.server.on('clientError', answerClientError);
+    this.#drain = new HeadDeadlineOnClose(this.server);
   }
 
   get live(): ConfigApp {
@@ -77,8 +81,9 @@ export class Listener {
     this.#closing = true;
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeIdleConnections();
+    this.#drain.start(this.server.headersTimeout);
     this.#retire(this.#live);
-    await Promise.all([closed, ...[...this.#retiring].map((g) => g.closed)]);
+    await Promise.all([closed, ...[...this.#retiring].map((g) => g.closed)]).finally(() => this.#drain.stop());
   }
 
   #dispatch(req: IncomingMessage, res: ServerResponse): void {
@@ -116,7 +121,18 @@ export class Listener {
   #declineUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     // Node kept only the first fields of an oversized head: re-reading it would forward it short.
     if (req.rawHeaders.length > 2 * MAX_HEADER_FIELDS) return endWith(socket, 'TG_ERR_REQUEST_HEADERS_TOO_LARGE');
-    socket.unshift(Buffer.concat([headWithoutUpgrade(req), head]));
+    const replay = Buffer.concat([headWithoutUpgrade(req), head]);
+    // Pipelined behind a request still being answered: that answer belongs to the parser that let go of the socket.
+    const pending = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
+    if (pending) pending.once('finish', () => this.#replay(socket as Socket, replay));
+    else this.#replay(socket as Socket, replay);
+  }
+
+  #replay(socket: Socket, bytes: Buffer): void {
+    if (!socket.writable) return;
+    // The keep-alive timer a finished answer set belongs to the old parser too; a new one sets its own.
+    socket.setTimeout(this.server.timeout);
+    socket.unshift(bytes);
     this.server.emit('connection', socket);
   }
 

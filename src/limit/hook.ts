@@ -54,7 +54,9 @@ export function createLimitHook(context: LimitContext) {
       now: context.clock(),
     });
     state.client = client;
-    const override = context.overrides.get(client.key);
+    // Overrides are keyed by label (every admin form resolves to it); a digest label is remembered so the admin API can read its state.
+    if (client.key !== client.label) context.overrides.recent.note(client);
+    const override = context.overrides.get(client.label);
     const gate = gateOf(route, client, state.clientIp, override);
     if (gate !== undefined) {
       state.gate = gate;

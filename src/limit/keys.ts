@@ -77,9 +77,8 @@ export function identifyClient(
     if (context.apiKeys === null) {
       // The key itself is never stored: a shared store's key names are readable by whoever can read the store.
       const digest = digestOf(value);
-      const key = `${source.kind === 'header' ? 'h' : 'q'}:${source.name}:${digest.slice(0, 32)}`;
       // Anyone can mint keys: the address they come from is what a rotating client cannot change.
-      return { key, label: `key:${digest.slice(0, 12)}`, keyId: null, plan: null, verified: false, addressKey: `ip:${normaliseIp(clientIp, ipv6Subnet)}` };
+      return { key: unverifiedStateKey(source, digest), label: unverifiedLabel(digest), keyId: null, plan: null, verified: false, addressKey: `ip:${normaliseIp(clientIp, ipv6Subnet)}` };
     }
     const known = context.apiKeys.lookup(value);
     if (known === undefined) break;
@@ -121,13 +120,21 @@ export function normaliseIp(ip: string, subnet = 64): string {
   }
 }
 
+/** The state key of an unverified header or query key, from its SHA-256 hex: the admin API derives it the same way (admin/client-key.ts). */
+export function unverifiedStateKey(source: { readonly kind: 'header' | 'query'; readonly name: string }, digest: string): string {
+  return `${source.kind === 'header' ? 'h' : 'q'}:${source.name}:${digest.slice(0, 32)}`;
+}
+
+/** The label (log, overrides) of an unverified key, from its SHA-256 hex. */
+export const unverifiedLabel = (digest: string): string => `key:${digest.slice(0, 12)}`;
+
 /** What logs show for an API key not in api_keys: never the key itself. `throttlegate hash-key KEY` prints the same. */
 export function hashKey(value: string): string {
-  return `key:${digestOf(value).slice(0, 12)}`;
+  return unverifiedLabel(digestOf(value));
 }
 
 /** SHA-256 hex of a presented key, cached: a client sends the same key on every request. */
-function digestOf(value: string): string {
+export function digestOf(value: string): string {
   let digest = digestCache.get(value);
   if (digest === undefined) {
     digest = sha256(value);

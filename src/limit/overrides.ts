@@ -1,5 +1,6 @@
 import type { LimitSpec } from './algorithms/types.js';
 import type { Clock } from './stores/store.js';
+import { RecentLabels } from './recent-labels.js';
 
 /** What an operator set for one client key (admin API `PUT /v1/limits/:key`). */
 export type Override =
@@ -20,10 +21,17 @@ export interface ActiveOverride {
  * lookup never waits on the network.
  */
 export interface Overrides {
-  /** The override in force for a client's state key (`id:acme`, `ip:10.0.0.7`, ...), if any. */
-  get(key: string): ActiveOverride | undefined;
+  /**
+   * The override in force for a client's label (`id:acme`, `ip:10.0.0.7`,
+   * `key:<12 hex>`, `jwt:<12 hex>`), if any. Keyed by the label, not the
+   * state key: every form the admin API accepts resolves to the label, and
+   * the label is what an operator reads in the log.
+   */
+  get(label: string): ActiveOverride | undefined;
   set(key: string, override: Override): Promise<void>;
   delete(key: string): Promise<boolean>;
+  /** The state keys behind digest labels this process has seen (the admin API's `seen` for a label). */
+  readonly recent: RecentLabels;
   /** Resolves once the overrides in force are known (a shared store read once), or when waiting gives up. */
   whenReady?(): Promise<void>;
   close(): Promise<void>;
@@ -74,6 +82,7 @@ export class OverrideTable {
 /** An embedded-store gateway: the table is all there is. */
 export class LocalOverrides implements Overrides {
   readonly #table: OverrideTable;
+  readonly recent = new RecentLabels();
 
   constructor(clock: Clock) {
     this.#table = new OverrideTable(clock);

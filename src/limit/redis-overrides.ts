@@ -3,6 +3,7 @@ import type { RedisStoreConfig } from '../config/types.js';
 import type { Logger } from '../observability/logging.js';
 import { OverrideTable, type ActiveOverride, type Override, type Overrides } from './overrides.js';
 import type { Clock } from './stores/store.js';
+import { RecentLabels } from './recent-labels.js';
 
 // Every instance re-reads the overrides this often: an override set anywhere binds everywhere within it.
 const SYNC_MS = 500;
@@ -10,7 +11,7 @@ const STARTUP_WAIT_MS = 1000;
 
 /**
  * Overrides shared through Redis: one hash, `<prefix>overrides`, field = the
- * client key, value = the override as JSON (expiry as an epoch instant, so
+ * client's label, value = the override as JSON (expiry as an epoch instant, so
  * every instance and a restarted one agree on it). The request path reads the
  * local table only; a poll every 500 ms refreshes it, and a change made
  * through this instance applies here at once. A Redis that cannot be read
@@ -23,6 +24,7 @@ export class RedisOverrides implements Overrides {
   readonly #key: string;
   readonly #logger: Logger;
   readonly #timer: NodeJS.Timeout;
+  readonly recent = new RecentLabels();
   #failing = false;
   #synced = false;
   readonly #firstSync: Promise<void>;

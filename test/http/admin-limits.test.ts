@@ -63,16 +63,20 @@ test('GET /v1/limits/id:<key id>: the plan limits and their live numbers, the sa
       ['plan:free#2', 'fixed_window', 100, 97],
     ], p.policy);
   }
-  const unknown = await limits('id:nobody');
-  assert.equal(unknown.key_id, null, 'a key id not in api_keys is a key like any other');
-  assert.deepEqual(byPolicy(unknown), { default: [['default', 4, 0]], '/search': [['/search', 3, 0]] });
+  // Was a 200 with a new client's numbers: a key id not in api_keys names no client the gateway can have (issue 14).
+  const unknown = await send(gw.adminUrl!, '/v1/limits/id:nobody', { headers: { authorization: `Bearer ${TOKEN}` } });
+  assert.equal(unknown.status, 400);
+  assert.match(unknown.json<{ message: string }>().message, /no api_keys entry has id "nobody"; accepted forms: /);
 });
 
 test('GET /v1/limits/:key: a key of 512 characters is served (the router once answered 414 past 100); 513 is a 400 naming the key', async (t) => {
-  const { gw, limits } = await setup(t);
+  const { gw } = await setup(t);
   const long = `jwt:https://example.com/claims/tenant:${'é'.repeat(474)}`;
   assert.equal(long.length, 512);
-  assert.equal((await limits(long)).key, long, 'percent-encoded on the wire, 512 decoded');
+  // Reaches the handler (its answer names the accepted client forms), percent-encoded on the wire, 512 decoded.
+  const served = await send(gw.adminUrl!, `/v1/limits/${encodeURIComponent(long)}`, { headers: { authorization: `Bearer ${TOKEN}` } });
+  assert.equal(served.status, 400, served.text);
+  assert.match(served.json<{ message: string }>().message, /^jwt: takes the 12 hex digits of the log label; accepted forms: /);
   const res = await send(gw.adminUrl!, `/v1/limits/${'k'.repeat(513)}`, { headers: { authorization: `Bearer ${TOKEN}` } });
   assert.equal(res.status, 400);
   const body = res.json<{ error: string; problems: { path: string }[] }>();

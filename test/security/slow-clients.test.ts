@@ -82,21 +82,50 @@ test('slow POST: a body sent one byte a second is cut at request_timeout_ms, not
   assert.equal((await send(gw.url, '/api/after')).status, 200, 'the gateway serves the next client');
 });
 
+/** `count` connections that never send a byte. */
+async function silentConnections(port: number, count: number): Promise<Socket[]> {
+  const sockets: Socket[] = [];
+  await Promise.all(
+    Array.from({ length: count }, () => new Promise<void>((resolve, reject) => {
+      const s = connect(port, '127.0.0.1', () => resolve());
+      s.on('error', reject);
+      sockets.push(s);
+    })),
+  );
+  return sockets;
+}
+
 test('500 idle connections do not stop a normal request from being served', async (t) => {
   // The default timeouts: the idle sockets stay open while the request is made.
   const { gw } = await setup(t, '{}');
-  const idle: Socket[] = [];
+  const idle = await silentConnections(gw.port, 500);
   t.after(() => idle.forEach((s) => s.destroy()));
-  await Promise.all(
-    Array.from({ length: 500 }, () => new Promise<void>((resolve, reject) => {
-      const s = connect(gw.port, '127.0.0.1', () => resolve());
-      s.on('error', reject);
-      idle.push(s);
-    })),
-  );
   const r = await send(gw.url, '/api/x');
   assert.equal(r.status, 200);
   assert.equal(r.json<{ url: string }>().url, '/api/x');
+  idle.forEach((s) => s.destroy());
+});
+
+test('a draining gateway still cuts silent and trickling connections at headers_timeout_ms', async (t) => {
+  const { gw } = await setup(t);
+  const silent = await silentConnections(gw.port, 50);
+  const slow = connect(gw.port, '127.0.0.1');
+  slow.on('error', () => {});
+  slow.write('GET /api/x HTTP/1.1\r\nHost: a\r\n');
+  const drip = setInterval(() => slow.write('x-slow: 1\r\n'), 100);
+  const start = performance.now();
+  // Node stops its timeout check once the server closes: without a deadline of its own, this close never ends.
+  let timer: NodeJS.Timeout | undefined;
+  const closed = await Promise.race([
+    gw.close().then(() => true),
+    new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), HEADERS_MS + LATE_MS))),
+  ]);
+  clearTimeout(timer);
+  // Before asserting, so a failure still lets the gateway close.
+  clearInterval(drip);
+  for (const socket of [...silent, slow]) socket.destroy();
+  assert.ok(closed, `close() still waiting after ${HEADERS_MS + LATE_MS} ms`);
+  assert.ok(performance.now() - start >= HEADERS_MS - 10, 'a connection was cut before its deadline');
 });
 
 test('the timeout check runs often enough to cut within a second, and never busier than needed', () => {

@@ -113,6 +113,13 @@ export class MemoryStore implements LimitStore {
     return { allowed, steps, release: this.#releaser(check, hashes, steps) };
   }
 
+  holds(check: LimitCheck): boolean {
+    return check.limits.some((spec, i) => {
+      const table = this.#tables.get(tableKey(spec))?.table;
+      return table !== undefined && table.find(keyHash(check.keys[i] as string, this.#seed)) !== -1;
+    });
+  }
+
   size(): number {
     return this.#held;
   }

@@ -290,6 +290,17 @@ export class RedisStore implements LimitStore {
     };
   }
 
+  /** EXISTS per key (one key per call: any Cluster slot); Redis unreachable: what the local fallback holds. */
+  async holds(check: LimitCheck): Promise<boolean> {
+    if (!this.#up) return this.#fallback.holds(check);
+    try {
+      const found = await Promise.all(checkKeys(this.#config.keyPrefix, check).map((key) => this.#client.exists(key)));
+      return found.some((n) => n > 0) || this.#fallback.holds(check);
+    } catch {
+      return this.#fallback.holds(check);
+    }
+  }
+
   size(): number {
     return this.#fallback.size() + this.#cache.size;
   }

@@ -43,6 +43,12 @@ export interface LimitOutcome {
 export interface LimitStore {
   /** `dryRun`: decide as now, store nothing (the admin API's peek); a dry run never holds a slot. */
   check(check: LimitCheck, options?: CheckOptions): LimitOutcome | Promise<LimitOutcome>;
+  /**
+   * Whether state is held for any of the check's (limit, key) pairs: the
+   * admin API's `seen`, so a fresh reading is not taken for a real one.
+   * Reads only; a state the sweeper forgot (it decided as a new client's) is not held.
+   */
+  holds(check: LimitCheck): boolean | Promise<boolean>;
   /** States currently held by this process (the `throttlegate_active_clients` gauge). */
   size(): number;
   /** Whether decisions come from the store itself ('ok'), a fallback ('degraded'), or nowhere ('down'). */
