@@ -122,6 +122,8 @@ export class Listener {
     // Node kept only the first fields of an oversized head: re-reading it would forward it short.
     if (req.rawHeaders.length > 2 * MAX_HEADER_FIELDS) return endWith(socket, 'TG_ERR_REQUEST_HEADERS_TOO_LARGE');
     const replay = Buffer.concat([headWithoutUpgrade(req), head]);
+    // Node took its error listener with its parser: a reset now must not become an uncaught 'error'.
+    socket.on('error', destroyOnError);
     // Pipelined behind a request still being answered: that answer belongs to the parser that let go of the socket.
     const pending = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
     if (pending) pending.once('finish', () => this.#replay(socket as Socket, replay));
@@ -129,6 +131,7 @@ export class Listener {
   }
 
   #replay(socket: Socket, bytes: Buffer): void {
+    socket.off('error', destroyOnError);
     if (!socket.writable) return;
     // The keep-alive timer a finished answer set belongs to the old parser too; a new one sets its own.
     socket.setTimeout(this.server.timeout);
@@ -196,6 +199,11 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
  * left half-open is the slowloris the timeout was meant to end.
  */
 function endWith(socket: Duplex, code: ErrorCode): void {
+  socket.on('error', destroyOnError);
   socket.once('finish', () => socket.destroy());
   socket.end(rawGatewayError(code));
+}
+
+function destroyOnError(this: Duplex): void {
+  this.destroy();
 }
