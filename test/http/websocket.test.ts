@@ -1,36 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { WebSocket, WebSocketServer } from 'ws';
+import { WebSocket } from 'ws';
 import { startGateway } from '../helpers/gateway.js';
 import { routesYaml } from '../helpers/http.js';
 import { parseConfig } from '../../src/index.js';
 import { waitFor } from '../helpers/wait.js';
-
-/** A WebSocket echo origin on 127.0.0.1:0 that records each handshake's URL and headers. */
-async function startEchoOrigin() {
-  const server = createServer((_req, res) => res.writeHead(426).end());
-  const wss = new WebSocketServer({ server });
-  const handshakes: { url: string; headers: Record<string, string | string[] | undefined> }[] = [];
-  wss.on('connection', (socket, req) => {
-    handshakes.push({ url: req.url ?? '', headers: req.headers });
-    socket.on('message', (data, isBinary) => socket.send(isBinary ? data : `echo:${data.toString()}`));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    handshakes,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const c of wss.clients) c.terminate();
-        wss.close();
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
-}
+import { startEchoOrigin } from '../helpers/ws-origin.js';
 
 function open(url: string, headers: Record<string, string> = {}): Promise<WebSocket> {
   return new Promise((resolve, reject) => {

@@ -1,21 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startUpstream } from '../helpers/upstream.js';
-import { startGateway } from '../helpers/gateway.js';
-import { routesYaml, send } from '../helpers/http.js';
+import { send } from '../helpers/http.js';
+import { gatewayTrusting } from '../helpers/trust.js';
 
-async function gatewayWith(trust: string, t: { after(fn: () => Promise<unknown>): void }) {
-  const up = await startUpstream();
-  const gw = await startGateway(`server: { trust_proxy: ${trust} }
-rate_limit: { requests_per_second: 1, burst: 1, key: [ip] }
-routes:
-${routesYaml([{ path: '/api', upstream: up.url }])}`);
-  t.after(() => Promise.all([gw.close(), up.close()]));
-  return { up, gw };
-}
 
 test('untrusted peer: X-Forwarded-For is ignored for the key and replaced upstream', async (t) => {
-  const { up, gw } = await gatewayWith('false', t);
+  const { up, gw } = await gatewayTrusting('false', t);
   assert.equal((await send(gw.url, '/api/x', { headers: { 'x-forwarded-for': '1.1.1.1' } })).status, 200);
   assert.equal(up.seen.at(-1)!.headers['x-forwarded-for'], '127.0.0.1', 'the forged chain is dropped');
   const spoof = await send(gw.url, '/api/x', { headers: { 'x-forwarded-for': '2.2.2.2' } });
@@ -23,7 +13,7 @@ test('untrusted peer: X-Forwarded-For is ignored for the key and replaced upstre
 });
 
 test('trusted peer (CIDR list): walk from the right, skipping trusted hops', async (t) => {
-  const { up, gw } = await gatewayWith('[127.0.0.1/8, 10.0.0.0/8]', t);
+  const { up, gw } = await gatewayTrusting('[127.0.0.1/8, 10.0.0.0/8]', t);
   const a = await send(gw.url, '/api/x', { headers: { 'x-forwarded-for': '9.9.9.9, 203.0.113.5, 10.1.1.1' } });
   assert.equal(a.status, 200);
   assert.equal(up.seen.at(-1)!.headers['x-forwarded-for'], '203.0.113.5, 10.1.1.1, 127.0.0.1', 'the untrusted left part is cut');
@@ -34,20 +24,20 @@ test('trusted peer (CIDR list): walk from the right, skipping trusted hops', asy
 });
 
 test('trust_proxy: true takes the leftmost address', async (t) => {
-  const { gw } = await gatewayWith('true', t);
+  const { gw } = await gatewayTrusting('true', t);
   assert.equal((await send(gw.url, '/api/x', { headers: { 'x-forwarded-for': '198.51.100.1, 10.0.0.1' } })).status, 200);
   assert.equal((await send(gw.url, '/api/x', { headers: { 'x-forwarded-for': '198.51.100.1' } })).status, 429);
 });
 
 test('trust_proxy hop count trusts that many hops from the socket', async (t) => {
-  const { up, gw } = await gatewayWith('1', t);
+  const { up, gw } = await gatewayTrusting('1', t);
   await send(gw.url, '/api/x', { headers: { 'x-forwarded-for': '6.6.6.6, 198.51.100.7' } });
   assert.equal(up.seen.at(-1)!.headers['x-forwarded-for'], '198.51.100.7, 127.0.0.1');
   assert.equal((await send(gw.url, '/api/x', { headers: { 'x-forwarded-for': '198.51.100.7' } })).status, 429);
 });
 
 test('X-Forwarded-Proto/Host from an untrusted client are not believed', async (t) => {
-  const { up, gw } = await gatewayWith('false', t);
+  const { up, gw } = await gatewayTrusting('false', t);
   await send(gw.url, '/api/x', { headers: { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'evil.example', host: 'real.example' } });
   const h = up.seen.at(-1)!.headers;
   assert.equal(h['x-forwarded-proto'], 'http');

@@ -1,13 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type IncomingHttpHeaders } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { WebSocket, WebSocketServer } from 'ws';
-import { startUpstream } from '../helpers/upstream.js';
+import { WebSocket } from 'ws';
 import { startGateway } from '../helpers/gateway.js';
 import { routesYaml, send } from '../helpers/http.js';
+import { gatewayTrusting } from '../helpers/trust.js';
 import { scrape } from '../helpers/metrics.js';
 import { waitFor } from '../helpers/wait.js';
+import { startEchoOrigin } from '../helpers/ws-origin.js';
 
 // Forwarding headers as an attack surface: a client behind a trusted proxy
 // that appends to X-Forwarded-For writes the left part of the chain itself,
@@ -15,20 +14,11 @@ import { waitFor } from '../helpers/wait.js';
 
 const MALFORMED = 'throttlegate_forwarded_for_malformed_total';
 
-async function gatewayWith(trust: string, t: { after(fn: () => Promise<unknown>): void }) {
-  const up = await startUpstream();
-  const gw = await startGateway(`server: { trust_proxy: ${trust} }
-rate_limit: { requests_per_second: 1, burst: 1, key: [ip] }
-routes:
-${routesYaml([{ path: '/api', upstream: up.url }])}`);
-  t.after(() => Promise.all([gw.close(), up.close()]));
-  return { up, gw };
-}
 
 const via = (xff: string | string[], extra: Record<string, string> = {}) => ({ headers: { 'x-forwarded-for': xff, ...extra } });
 
 test('junk an appending proxy passes on cannot buy fresh buckets: the client is the last valid hop', async (t) => {
-  const { up, gw } = await gatewayWith('true', t);
+  const { up, gw } = await gatewayTrusting('true', t);
   // The proxy (this test, on 127.0.0.1) appends the real client, 198.51.100.9, to whatever the client sent.
   const first = await send(gw.url, '/api/x', via('not-an-ip, 198.51.100.9'));
   assert.equal(first.status, 200);
@@ -48,7 +38,7 @@ test('junk an appending proxy passes on cannot buy fresh buckets: the client is 
 });
 
 test('a chain that is junk from its first entry leaves the trusted peer as the client', async (t) => {
-  const { up, gw } = await gatewayWith('1', t);
+  const { up, gw } = await gatewayTrusting('1', t);
   assert.equal((await send(gw.url, '/api/x', via('not-an-ip'))).status, 200);
   assert.equal(up.seen.at(-1)!.headers['x-forwarded-for'], '127.0.0.1');
   assert.equal((await send(gw.url, '/api/x', via('another-junk'))).status, 429, 'the peer, not the string, is the client');
@@ -56,7 +46,7 @@ test('a chain that is junk from its first entry leaves the trusted peer as the c
 });
 
 test('CIDR list: nothing left of a malformed entry is believed', async (t) => {
-  const { up, gw } = await gatewayWith('[127.0.0.1/8, 10.0.0.0/8]', t);
+  const { up, gw } = await gatewayTrusting('[127.0.0.1/8, 10.0.0.0/8]', t);
   assert.equal((await send(gw.url, '/api/x', via('198.51.100.1, junk, 10.1.1.1'))).status, 200);
   assert.equal(up.seen.at(-1)!.headers['x-forwarded-for'], '10.1.1.1, 127.0.0.1');
   assert.equal((await send(gw.url, '/api/x', via('198.51.100.2, other-junk, 10.1.1.1'))).status, 429, 'the client is 10.1.1.1 both times');
@@ -65,7 +55,7 @@ test('CIDR list: nothing left of a malformed entry is believed', async (t) => {
 });
 
 test('spellings of one address are one client', async (t) => {
-  const { gw } = await gatewayWith('true', t);
+  const { gw } = await gatewayTrusting('true', t);
   assert.equal((await send(gw.url, '/api/x', via('198.51.100.1'))).status, 200);
   for (const spelling of ['::ffff:198.51.100.1', '::FFFF:C633:6401']) {
     assert.equal((await send(gw.url, '/api/x', via(spelling))).status, 429, spelling);
@@ -73,7 +63,7 @@ test('spellings of one address are one client', async (t) => {
 });
 
 test('X-Real-IP and Forwarded from a client are replaced and dropped', async (t) => {
-  const { up, gw } = await gatewayWith('false', t);
+  const { up, gw } = await gatewayTrusting('false', t);
   const spoof = { 'x-real-ip': '6.6.6.6', forwarded: 'for=6.6.6.6;proto=https' };
   assert.equal((await send(gw.url, '/api/x', via('6.6.6.6', spoof))).status, 200);
   const h = up.seen.at(-1)!.headers;
@@ -83,7 +73,7 @@ test('X-Real-IP and Forwarded from a client are replaced and dropped', async (t)
 });
 
 test('Forwarded from a trusted hop is dropped too; X-Real-IP is the walked client', async (t) => {
-  const { up, gw } = await gatewayWith('[127.0.0.1]', t);
+  const { up, gw } = await gatewayTrusting('[127.0.0.1]', t);
   await send(gw.url, '/api/x', via('203.0.113.5', { 'x-real-ip': '6.6.6.6', forwarded: 'for=6.6.6.6' }));
   const h = up.seen.at(-1)!.headers;
   assert.equal(h['x-real-ip'], '203.0.113.5');
@@ -92,34 +82,15 @@ test('Forwarded from a trusted hop is dropped too; X-Real-IP is the walked clien
 });
 
 /** A WebSocket origin on 127.0.0.1:0 that records each handshake's headers. */
-async function startWsOrigin() {
-  const server = createServer((_req, res) => res.writeHead(426).end());
-  const wss = new WebSocketServer({ server });
-  const handshakes: IncomingHttpHeaders[] = [];
-  wss.on('connection', (_socket, req) => handshakes.push(req.headers));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    handshakes,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const c of wss.clients) c.terminate();
-        wss.close();
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
-}
-
 test('WebSocket handshakes get the same forwarding headers', async (t) => {
-  const origin = await startWsOrigin();
+  const origin = await startEchoOrigin();
   const gw = await startGateway(`server: { trust_proxy: true }\nroutes:\n${routesYaml([{ path: '/ws', upstream: origin.url }])}`);
   t.after(() => Promise.all([gw.close(), origin.close()]));
   const ws = new WebSocket(`ws://127.0.0.1:${gw.port}/ws`, { headers: { 'x-forwarded-for': 'junk, 198.51.100.9', 'x-real-ip': '6.6.6.6', forwarded: 'for=6.6.6.6' } });
   t.after(() => ws.terminate());
   await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
   // The client's 'open' can come before the origin's 'connection'.
-  const h = await waitFor('the upstream handshake', () => origin.handshakes[0], 10_000);
+  const h = await waitFor('the upstream handshake', () => origin.handshakes[0]?.headers, 10_000);
   assert.equal(h['x-forwarded-for'], '198.51.100.9, 127.0.0.1');
   assert.equal(h['x-real-ip'], '198.51.100.9');
   assert.equal(h.forwarded, undefined);
