@@ -19,9 +19,18 @@ export function sendGatewayError(reply: FastifyReply, code: ErrorCode, extra?: R
  * since what follows on that socket cannot be trusted or is not HTTP.
  */
 export function rawGatewayError(code: ErrorCode): string {
-  const status = ERRORS[code].status;
-  const body = errorBody(code);
+  return rawJsonResponse(ERRORS[code].status, errorBody(code));
+}
+
+/** A whole JSON response as bytes to write on a bare socket (the admin listener's own bodies too), closing it. */
+export function rawJsonResponse(status: number, body: string): string {
   return `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`;
+}
+
+/** What a request Node's parser refused (its clientError) is answered with: 431, 408, else 400. */
+export function clientErrorCode(err: { readonly code?: string }): ErrorCode {
+  if (err.code === 'HPE_HEADER_OVERFLOW') return 'TG_ERR_REQUEST_HEADERS_TOO_LARGE';
+  return err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'TG_ERR_REQUEST_TIMEOUT' : 'TG_ERR_REQUEST_BAD_PATH';
 }
 
 /**

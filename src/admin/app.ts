@@ -99,8 +99,7 @@ export async function buildAdminApp(deps: AdminDeps): Promise<FastifyInstance> {
   app.setNotFoundHandler((_request, reply) => adminError(reply, 404, 'not_found'));
   await app.register(async (open) => {
     open.addHook('onRoute', markOpen);
-    if (deps.config().admin?.exposeMetrics) registerEndpoints(open, deps.metrics, deps.readiness);
-    else registerHealth(open, deps.readiness);
+    registerEndpoints(open, deps.metrics, deps.readiness, { metrics: deps.config().admin?.exposeMetrics === true });
   });
   const view = (): { config: GatewayConfig; explain: ExplainContext } => live();
   registerLimitRoutes(app, deps, view);
@@ -108,14 +107,6 @@ export async function buildAdminApp(deps: AdminDeps): Promise<FastifyInstance> {
   app.get('/v1/openapi.json', async () => openApiDocument());
   await app.ready();
   return app;
-}
-
-function registerHealth(app: FastifyInstance, readiness: ReadinessProbe): void {
-  app.get('/health', async () => ({ status: 'ok' }));
-  app.get('/ready', async (_request, reply) => {
-    const r = readiness();
-    return r.ready ? { status: 'ready', store: r.store } : reply.code(503).send({ status: 'not_ready', reason: r.reason });
-  });
 }
 
 /** `/requests_per_second` -> `requests_per_second`; a missing property names itself. */

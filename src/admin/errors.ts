@@ -1,5 +1,7 @@
 import type { Socket } from 'node:net';
 import type { FastifyReply } from 'fastify';
+import { ERRORS } from '../errors.js';
+import { clientErrorCode, rawJsonResponse } from '../respond.js';
 
 /**
  * Every `error` the admin API answers with: one catalogue, so no answer is
@@ -52,11 +54,7 @@ export const adminErrorName = (status: number): AdminErrorName => BY_STATUS[stat
  */
 export function adminClientError(err: Error & { code?: string }, socket: Socket): void {
   if (err.code === 'ECONNRESET' || socket.destroyed) return;
-  const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
-  const body = JSON.stringify({ error: adminErrorName(status) });
-  const reason = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' }[status];
-  if (socket.writable) {
-    socket.write(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
-  }
+  const status = ERRORS[clientErrorCode(err)].status;
+  if (socket.writable) socket.write(rawJsonResponse(status, JSON.stringify({ error: adminErrorName(status) })));
   socket.destroy();
 }

@@ -3,7 +3,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { ServerConfig } from '../config/types.js';
 import { ERRORS, errorBody, type ErrorCode } from '../errors.js';
-import { rawGatewayError } from '../respond.js';
+import { clientErrorCode, rawGatewayError } from '../respond.js';
 import { MAX_HEADER_FIELDS } from '../routing/request-head.js';
 import type { ConfigApp } from './app.js';
 import { headWithoutUpgrade, isWebSocketUpgrade } from './upgrade.js';
@@ -186,11 +186,7 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
     socket.destroy();
     return;
   }
-  const code: ErrorCode =
-    err.code === 'HPE_HEADER_OVERFLOW' ? 'TG_ERR_REQUEST_HEADERS_TOO_LARGE'
-    : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'TG_ERR_REQUEST_TIMEOUT'
-    : 'TG_ERR_REQUEST_BAD_PATH';
-  endWith(socket, code);
+  endWith(socket, clientErrorCode(err));
 }
 
 /**

@@ -1,4 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { after, before } from 'node:test';
 import { mkdtempSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -102,4 +103,27 @@ export async function startRedisCluster(): Promise<{ urls: string[]; stop(): Pro
     }
   }
   return { urls: nodes.map((n) => n.url), stop: async () => void (await Promise.all(nodes.map((n) => n.stop()))) };
+}
+
+/**
+ * The Redis a test file runs against: REDIS_URL when set, else a
+ * redis-server of the file's own, started before its tests and stopped after
+ * them. Read `url` inside tests and hooks (it is known once `before` ran).
+ */
+export function redisForFile(): { readonly url: string } {
+  let server: RedisProcess | undefined;
+  let url = process.env.REDIS_URL ?? '';
+  before(async () => {
+    if (url !== '') return;
+    server = await startRedis();
+    url = server.url;
+  });
+  after(async () => {
+    await server?.stop();
+  });
+  return {
+    get url() {
+      return url;
+    },
+  };
 }

@@ -5,7 +5,7 @@ import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { routesYaml, send } from '../helpers/http.js';
 import { adminSend } from '../helpers/admin.js';
-import { redisAvailable, startRedis, type RedisProcess } from '../helpers/redis.js';
+import { redisAvailable, redisForFile } from '../helpers/redis.js';
 
 /**
  * Overrides through the admin API on gateways sharing one Redis: set on
@@ -16,20 +16,12 @@ import { redisAvailable, startRedis, type RedisProcess } from '../helpers/redis.
 if (!redisAvailable()) {
   test('admin API on redis', { skip: 'redis-server not on PATH (see the message above)' }, () => {});
 } else {
-  let server: RedisProcess | undefined;
-  let url = process.env.REDIS_URL ?? '';
+  const redis = redisForFile();
   let up: TestUpstream;
   before(async () => {
-    if (url === '') {
-      server = await startRedis();
-      url = server.url;
-    }
     up = await startUpstream();
   });
-  after(async () => {
-    await up.close();
-    await server?.stop();
-  });
+  after(() => up.close());
 
   const TOKEN = 'ops-token-0123456789abcdef';
   // One prefix per test, shared by its instances: tests never see each other's overrides or buckets.
@@ -37,7 +29,7 @@ if (!redisAvailable()) {
 admin: { token: "${TOKEN}" }
 store:
   type: redis
-  redis: { url: ${url}, key_prefix: "${prefix}", timeout_ms: 500, on_error: closed }
+  redis: { url: ${redis.url}, key_prefix: "${prefix}", timeout_ms: 500, on_error: closed }
 rate_limit: { requests_per_second: 1000, burst: 1000 }
 routes:
 ${routesYaml([{ path: '/api', upstream: up.url }, { path: '/slow', upstream: up.url, extra: 'rate_limit: { requests_per_second: 0.01, burst: 5 }' }])}`;
