@@ -1,5 +1,6 @@
 import ipaddr from 'ipaddr.js';
 import type { GatewayConfig, KeySource } from '../config/types.js';
+import { parseAddress } from '../routing/client-address.js';
 import { digestOf, normaliseIp, unverifiedLabel, unverifiedStateKey, type ClientIdentity } from '../limit/keys.js';
 
 /** A client named in an admin call, as the gateway names it. */
@@ -92,7 +93,7 @@ function labelOnly(label: string, verified: boolean): ResolvedClient {
  */
 function byAddress(text: string, config: GatewayConfig): ResolvedClient | { error: string } {
   const subnets = [...new Set(config.routes.map((r) => r.identity.ipv6Subnet))];
-  let address = text;
+  let address: string;
   let subnet: number | undefined;
   if (text.includes('/')) {
     try {
@@ -103,16 +104,16 @@ function byAddress(text: string, config: GatewayConfig): ResolvedClient | { erro
     } catch {
       return fail(`"${text}" is not an IP address`);
     }
-  } else if (ipaddr.IPv4.isValidFourPartDecimal(text)) {
-    address = text;
-  } else if (ipaddr.IPv6.isValid(text)) {
-    const v6 = ipaddr.IPv6.parse(text);
-    if (v6.isIPv4MappedAddress()) address = v6.toIPv4Address().toString();
-    else {
+  } else {
+    // The gateway's own reading of a client address (IPv4-mapped IPv6 is IPv4), so the forms name what it keys.
+    const parsed = parseAddress(text);
+    if (parsed === undefined) return fail(`"${text}" is not an IP address`);
+    address = parsed.toString();
+    if (parsed.kind() === 'ipv6') {
       if (subnets.length > 1) return fail(`routes fold IPv6 to different subnets (${subnets.join(', ')}): name the net, ip:<net>/<length>`);
       subnet = subnets[0] ?? 64;
     }
-  } else return fail(`"${text}" is not an IP address`);
+  }
   const key = `ip:${normaliseIp(address, subnet ?? 64)}`;
   return { label: key, stateKeys: [key], identity: { key, label: key, keyId: null, plan: null, verified: false } };
 }
