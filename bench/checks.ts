@@ -27,8 +27,10 @@ export function targetChecks(results: Results): string[] {
   const verdictOf = (c: RatioClaim) => checkRatio(results, c)?.verdict;
   const peerVerdicts = PEER_CLAIMS.map(verdictOf).filter((v): v is Verdict => v !== undefined);
   return [
-    ...ratioLine(results, atLeast('b', 0.95)),
+    ...ratioLine(results, atLeast('b', 1)),
+    ...ratioLine(results, { ...atLeast('b', 1.3), claim: '(b) >= 1.3 × (a) req/s (the goal)' }),
     ...costLine(results, 'b', 'a'),
+    ...costLine(results, 'b', 'n'),
     ...ratioLine(results, ahead('b', 'k', 'pass-through, memory stores (informational)')),
     ...ratioLine(results, { x: 'l', ref: 'b', threshold: 0.9, claim: '(l) >= 0.9 × (b) req/s: a 3-target pool against the single upstream' }),
     ...ratioLine(results, { x: 'm', ref: 'b', threshold: 0.8, claim: '(m) >= 0.8 × (b) req/s: an API-key plan lookup and three limits against one limit' }),
@@ -36,6 +38,7 @@ export function targetChecks(results: Results): string[] {
     ...ratioLine(results, flood('c')),
     ...bottleneckLine(results, 'c'),
     ...rssLines(results),
+    ...ratioLine(results, { x: 'd', ref: 'b', threshold: 0.95, claim: '(d) >= 0.95 × (b) req/s: 100k keys against one' }),
     ...ratioLine(results, atLeast('e', 0.9)),
     ...costLine(results, 'e', 'a'),
     ...costLine(results, 'e', 'h'),

@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: alternates targets a b l k c d e f g h i j (or the BENCH_TARGETS
+ * `npm run bench`: alternates targets a n b m l k c d e f g h i j (or the BENCH_TARGETS
  * subset) for BENCH_ROUNDS rounds, each a fresh process on CPU 0, driven by
  * autocannon in this process on CPU 1 next to the origin and the bench's own
  * redis-server. Prints a markdown table and writes it to .bench/results.md.
