@@ -6,14 +6,24 @@ import type { LimitDecision } from './limit/decision.js';
 import type { ClientIdentity } from './limit/keys.js';
 
 const kUpgrade = Symbol('throttlegate.upgrade');
+type Marked = IncomingMessage & { [kUpgrade]?: Buffer };
 
-/** Marks a request that arrived as an HTTP upgrade (the listener's 'upgrade' event), before any app sees it. */
-export function markUpgrade(req: IncomingMessage): void {
-  (req as IncomingMessage & { [kUpgrade]?: true })[kUpgrade] = true;
+/**
+ * Marks a request that arrived as an HTTP upgrade (the listener's 'upgrade'
+ * event), before any app sees it, with the bytes Node had already read past
+ * its head: they belong to the upgraded protocol, and a tunnel passes them on.
+ */
+export function markUpgrade(req: IncomingMessage, head: Buffer): void {
+  (req as Marked)[kUpgrade] = head;
 }
 
 export function isUpgrade(req: IncomingMessage): boolean {
-  return (req as IncomingMessage & { [kUpgrade]?: true })[kUpgrade] === true;
+  return (req as Marked)[kUpgrade] !== undefined;
+}
+
+/** The bytes read past an upgrade request's head (see markUpgrade); undefined for any other request. */
+export function upgradeHead(req: IncomingMessage): Buffer | undefined {
+  return (req as Marked)[kUpgrade];
 }
 
 /**
@@ -26,7 +36,7 @@ export interface RequestState {
   route: RouteConfig | undefined;
   /** Why admission (routing/admission.ts) refused the request (400, 404, 405, 413), if it did. */
   refusal: AdmissionRefusal | undefined;
-  /** An upgrade (WebSocket) handshake: once proxied, its access line is written when the socket closes. */
+  /** An upgrade (WebSocket) handshake: once tunnelled, its access line is written when the socket closes. */
   upgrade: boolean;
   /** The pool target chosen for this request (its URL, as configured), once chosen. */
   target: string | undefined;

@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, ServerResponse, type IncomingMessage, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { ServerConfig } from '../config/types.js';
@@ -101,15 +101,29 @@ export class Listener {
     gen.app.handle(req, res);
   }
 
+  /**
+   * A WebSocket handshake goes through the live app like any request
+   * (routing, limit, target choice), with a response object of its own on
+   * the socket: a refusal is written there and closes the connection; a
+   * handshake let through is tunnelled by the route (proxy/ws-tunnel.ts).
+   * The app counts it in flight until the socket closes, so a reload never
+   * cuts an open tunnel.
+   */
   #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     if (this.#closing) return endWith(socket, 'TG_ERR_SHUTTING_DOWN');
+    if (!isWebSocketUpgrade(req)) return this.#declineUpgrade(req, socket, head);
     const gen = this.#live;
-    // @fastify/http-proxy listens for upgrades on its app's server; the app never listens, so hand it over.
-    if (!isWebSocketUpgrade(req) || gen.app.app.server.listenerCount('upgrade') === 0) return this.#declineUpgrade(req, socket, head);
     gen.inFlight++;
     socket.once('close', () => this.#done(gen));
-    markUpgrade(req);
-    gen.app.app.server.emit('upgrade', req, socket, head);
+    // Node took its error listener with its parser: a reset now must not become an uncaught 'error'.
+    socket.on('error', destroyOnError);
+    markUpgrade(req, head);
+    const res = new ServerResponse(req);
+    // Whatever is answered here ends the connection: after a refused handshake the client's next bytes are not HTTP.
+    res.shouldKeepAlive = false;
+    res.assignSocket(socket as Socket);
+    res.once('finish', () => (socket as Socket).destroySoon());
+    gen.app.handle(req, res);
   }
 
   /**

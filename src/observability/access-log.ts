@@ -138,8 +138,9 @@ export function createAccessLog(logger: Logger, metrics: GatewayMetrics) {
         const open = new Set<FastifyReply>();
         socket[kInFlight] = inFlight = open;
         socket.once('close', () => {
-          // A proxied WebSocket's handshake was answered 101 by the origin; its line is written as the socket closes.
-          for (const r of open) if (!r.raw.writableFinished) record(r.request, r, r.request.gateway?.upgrade && r.request.gateway.target !== undefined ? 101 : CLIENT_CLOSED);
+          // A tunnelled WebSocket (proxy/ws-tunnel.ts) was sent the upstream's 101 past the response object, which
+          // says so in its statusCode; its line is written as the socket closes. A client that left before that is a 499.
+          for (const r of open) if (!r.raw.writableFinished) record(r.request, r, r.request.gateway?.upgrade && r.raw.statusCode === 101 ? 101 : CLIENT_CLOSED);
           open.clear();
         });
       }

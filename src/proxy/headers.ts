@@ -45,19 +45,23 @@ function connectionTokens(value: string | undefined): string[] | undefined {
   return value?.toLowerCase().split(',').map((token) => token.trim());
 }
 
-// The ws client writes these itself for the upstream handshake (subprotocols are passed on separately).
-const WS_OWN = new Set(['host', 'connection', 'upgrade', 'transfer-encoding', 'content-length', 'sec-websocket-key', 'sec-websocket-version', 'sec-websocket-extensions', 'sec-websocket-protocol']);
+// Set for this hop below, or meaningless on a handshake (a GET with no body whose next bytes are frames).
+const WS_OWN = new Set(['host', 'connection', 'upgrade', 'transfer-encoding', 'content-length']);
 
 /**
- * Headers of the upstream WebSocket handshake: the client's end-to-end
- * fields (Authorization, cookies, custom headers) minus hop-by-hop and
- * handshake fields, plus the same forwarding fields as a proxied request.
+ * Headers of the upstream WebSocket handshake (proxy/ws-tunnel.ts): the
+ * client's end-to-end fields (Authorization, cookies, custom headers) and
+ * its Sec-WebSocket-* fields as sent, since the upstream answers the
+ * handshake itself; hop-by-hop fields removed, `Upgrade` and `Connection:
+ * Upgrade` for this hop, `Host` the target's, plus the same forwarding
+ * fields as a proxied request.
  */
-export function upstreamWebSocketHeaders(request: FastifyRequest): Headers {
+export function upstreamWebSocketHeaders(request: FastifyRequest, host: string): Headers {
   const listed = connectionTokens(request.headers.connection) ?? [];
-  const out: Headers = {};
+  const out: Headers = { host, connection: 'Upgrade', upgrade: request.headers.upgrade };
   for (const name in request.headers) {
-    if (WS_OWN.has(name) || HOP_BY_HOP.includes(name) || name === 'te' || listed.includes(name)) continue;
+    if (WS_OWN.has(name) || HOP_BY_HOP.includes(name) || name === 'te') continue;
+    if (listed.includes(name) && !name.startsWith('sec-websocket-')) continue;
     out[name] = request.headers[name];
   }
   return setForwardingHeaders(request, out);

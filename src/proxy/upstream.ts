@@ -5,7 +5,10 @@ import httpProxy from '@fastify/http-proxy';
 import type { RouteConfig } from '../config/types.js';
 import { BODY_TOO_LARGE, causeCodes, classifyUpstreamError } from './errors.js';
 import { CLIENT_GONE, clientGoneSignal } from './client-abort.js';
-import { downstreamResponseHeaders, upstreamRequestHeaders, upstreamWebSocketHeaders } from './headers.js';
+import { downstreamResponseHeaders, upstreamRequestHeaders } from './headers.js';
+import { openTunnel } from './ws-tunnel.js';
+import { isUpgrade } from '../request-state.js';
+import type { Target } from '../upstream/target.js';
 import { sendGatewayError } from '../respond.js';
 import { ERRORS } from '../errors.js';
 import { PROXIED_METHODS } from '../config/defaults.js';
@@ -33,7 +36,7 @@ export interface UpstreamOptions {
  * ways untouched: the plugin's content-type parser hands the raw request
  * stream to undici, and the upstream's response stream is piped back without
  * decompression or re-serialisation. WebSocket upgrades take the same path
- * (hooks, limit, target choice) and are then handed to the plugin's ws proxy.
+ * (hooks, limit, target choice) and are then tunnelled (ws-tunnel.ts).
  */
 export async function registerUpstream(app: FastifyInstance, route: RouteConfig, { previousPool, ...options }: UpstreamOptions): Promise<UpstreamPool> {
   // previousPool stays out of the closures below: through them the app would keep the retired pool, and that one its own predecessor.
@@ -56,9 +59,12 @@ export async function registerUpstream(app: FastifyInstance, route: RouteConfig,
     disableRequestLogging: true,
     // reply-from's own error log is replaced by the gateway's one access line per request.
     logLevel: 'error',
-    websocket: true,
-    // Typed without rewriteRequestHeaders, which the plugin supports: by default a ws handshake would carry only cookies.
-    wsClientOptions: { rewriteRequestHeaders: (_headers: unknown, request: FastifyRequest) => upstreamWebSocketHeaders(request) } as never,
+    // A WebSocket handshake (the listener dispatches it here like any request) is tunnelled to the chosen target.
+    handler: (request: FastifyRequest, reply: FastifyReply, dest: string, replyOptions: unknown) => {
+      const target = (request.raw as RawWithTarget)[kTarget] as Target;
+      if (isUpgrade(request.raw)) return openTunnel(request, reply, target, dest, { route, onUpstreamError: options.onUpstreamError });
+      return (reply as FastifyReply & { from(dest: string, options: unknown): unknown }).from(dest, replyOptions);
+    },
     // reply-from sends through the pool; it is ours to close (above).
     undici: pool.dispatcher as never,
     preHandler: (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
@@ -66,6 +72,7 @@ export async function registerUpstream(app: FastifyInstance, route: RouteConfig,
       if (target === undefined) return sendGatewayError(reply, 'TG_ERR_UPSTREAM_UNAVAILABLE');
       request.gateway.target = target.config.url;
       (request.raw as RawWithTarget)[kTargetOrigin] = target.config.origin;
+      (request.raw as RawWithTarget)[kTarget] = target;
       (request.raw as RawWithTarget)[kResponse] = reply.raw;
       limitChunkedBody(request, options.maxBodyBytes);
       done();
@@ -105,7 +112,8 @@ export async function registerUpstream(app: FastifyInstance, route: RouteConfig,
 
 const kTargetOrigin = Symbol('throttlegate.targetOrigin');
 const kResponse = Symbol('throttlegate.response');
-type RawWithTarget = FastifyRequest['raw'] & { [kTargetOrigin]?: string; [kResponse]?: ServerResponse };
+const kTarget = Symbol('throttlegate.target');
+type RawWithTarget = FastifyRequest['raw'] & { [kTargetOrigin]?: string; [kResponse]?: ServerResponse; [kTarget]?: Target };
 
 /**
  * A body with Content-Length over the limit is refused before routing; a
