@@ -44,7 +44,8 @@ export function openTunnel(request: FastifyRequest, reply: FastifyReply, target:
     path: path + request.gateway.query,
     headers: upstreamWebSocketHeaders(request, target.host) as OutgoingHttpHeaders,
     agent: false,
-    ...(secure ? { servername: url.hostname, rejectUnauthorized: route.tlsVerify } : {}),
+    // Node names the server (SNI) from `host` itself, and leaves it out for an IP address as RFC 6066 asks.
+    ...(secure ? { rejectUnauthorized: route.tlsVerify } : {}),
   });
   target.inFlight++;
   let settled = false;
