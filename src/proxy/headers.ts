@@ -1,26 +1,41 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import { util } from 'undici';
 import type { FastifyRequest } from 'fastify';
 import { ALL_LIMIT_HEADERS } from '../limit/headers.js';
 
-/**
- * Hop-by-hop fields (RFC 9110 section 7.6.1) that reply-from does not already
- * drop. reply-from removes `Connection`, the fields it lists and
- * `Transfer-Encoding` from requests before our rewrite runs, which is why
- * the X-Forwarded-* fields set here cannot be removed by a client.
- */
+const { headerNameToString } = util;
+
+/** Hop-by-hop fields (RFC 9110 section 7.6.1) besides `Connection`, `TE` and `Transfer-Encoding`. */
 const HOP_BY_HOP = ['keep-alive', 'proxy-connection', 'upgrade', 'trailer', 'proxy-authorization', 'proxy-authenticate'];
 
 type Headers = Record<string, string | string[] | number | undefined>;
 
-/** Headers sent upstream: hop-by-hop removed, forwarding fields set by the gateway alone. */
-export function upstreamRequestHeaders(request: FastifyRequest, headers: Headers): Headers {
-  for (const name of HOP_BY_HOP) if (headers[name] !== undefined) delete headers[name];
-  // TE is hop-by-hop; only "trailers" may be passed on (and undici refuses anything else).
-  if (headers.te !== undefined && headers.te !== 'trailers') delete headers.te;
-  // Node's server has already answered `100 Continue` (the body is streaming
-  // to us); the expectation was the client's of this hop, and undici refuses it.
-  if (headers.expect !== undefined) delete headers.expect;
-  return setForwardingHeaders(request, headers);
+// Never copied from the client: hop-by-hop fields, fields undici writes itself, and the forwarding fields only
+// the gateway sets. `__proto__` is no header anyone needs, and as a key it would set the copy's prototype.
+const NOT_UPSTREAM = new Set([
+  'connection', 'transfer-encoding', 'host', 'expect', 'forwarded', '__proto__', ...HOP_BY_HOP,
+  'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-real-ip', 'x-request-id',
+]);
+
+/**
+ * Headers sent upstream, built in one pass over the client's: hop-by-hop
+ * fields (and any the client's `Connection` lists) dropped before the
+ * forwarding fields are set, so a client cannot remove those. `Expect` is
+ * dropped because Node's server has already answered `100 Continue` (the
+ * body is streaming to us); the expectation was the client's of this hop.
+ * A chunked body is sent chunked again by undici.
+ */
+export function forwardRequestHeaders(request: FastifyRequest, host: string): Headers {
+  const from = request.headers;
+  const listed = connectionTokens(from.connection);
+  const out: Headers = { host };
+  for (const name in from) {
+    if (NOT_UPSTREAM.has(name) || (listed !== undefined && listed.includes(name))) continue;
+    // TE is hop-by-hop; only "trailers" may be passed on (and undici refuses anything else).
+    if (name === 'te' && from.te !== 'trailers') continue;
+    out[name] = from[name];
+  }
+  return setForwardingHeaders(request, out);
 }
 
 /**
@@ -70,7 +85,7 @@ export function upstreamWebSocketHeaders(request: FastifyRequest, host: string):
 // Never passed to the client: hop-by-hop fields, and limit headers, where the gateway's own win
 // (with the older draft's separate RateLimit-* fields, which a client could read instead of ours).
 const OLD_DRAFT_LIMIT_HEADERS = ['ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset'];
-const NOT_DOWNSTREAM = new Set(['connection', 'te', ...HOP_BY_HOP, ...ALL_LIMIT_HEADERS, ...OLD_DRAFT_LIMIT_HEADERS]);
+const NOT_DOWNSTREAM = new Set(['connection', 'te', '__proto__', ...HOP_BY_HOP, ...ALL_LIMIT_HEADERS, ...OLD_DRAFT_LIMIT_HEADERS]);
 
 /**
  * Headers sent to the client: hop-by-hop fields (and any the upstream's
@@ -86,4 +101,48 @@ export function downstreamResponseHeaders(headers: IncomingHttpHeaders): Incomin
     out[name] = headers[name];
   }
   return out;
+}
+
+/** Response headers as Fastify's reply.getHeaders() gives them and Node's writeHead takes them. */
+export type ResponseHeaders = Record<string, string | number | string[] | undefined>;
+
+/**
+ * Headers sent to the client, read straight from undici's raw response head
+ * (name, value, name, value ... as Buffers, latin1 so every byte survives):
+ * hop-by-hop fields (and any the upstream's `Connection` lists) removed,
+ * then the gateway's own headers (`own`: the limit headers the limit hook set
+ * on the reply) added, so they win over an upstream's. One object, no copy.
+ */
+export function responseHeaders(raw: readonly Buffer[], own: ResponseHeaders): ResponseHeaders {
+  let listed: string[] | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i]!.length === 10 && headerNameToString(raw[i]!) === 'connection') listed = connectionTokens(raw[i + 1]!.toString('latin1'));
+  }
+  const out: ResponseHeaders = {};
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = headerNameToString(raw[i]!);
+    // Transfer-Encoding too: Node frames the body it writes itself.
+    if (NOT_DOWNSTREAM.has(name) || name === 'transfer-encoding' || (listed !== undefined && listed.includes(name))) continue;
+    const value = raw[i + 1]!.toString('latin1');
+    const seen = out[name];
+    if (seen === undefined) out[name] = value;
+    else if (Array.isArray(seen)) seen.push(value);
+    else out[name] = [String(seen), value];
+  }
+  for (const name in own) out[name] = own[name];
+  return out;
+}
+
+/** Header values with the characters Node refuses to write removed (HTAB, SP-~ and obs-text stay), in place. */
+export function sanitizeHeaderValues(headers: ResponseHeaders): ResponseHeaders {
+  for (const name in headers) {
+    const value = headers[name];
+    if (typeof value === 'string') headers[name] = clean(value);
+    else if (Array.isArray(value)) headers[name] = value.map(clean);
+  }
+  return headers;
+}
+
+function clean(value: string): string {
+  return value.replace(/[^\t\x20-\x7E\x80-\xFF]/g, '');
 }

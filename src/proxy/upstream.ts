@@ -1,11 +1,9 @@
-import type { ServerResponse } from 'node:http';
 import { Transform, pipeline, type TransformCallback } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import httpProxy from '@fastify/http-proxy';
 import type { RouteConfig } from '../config/types.js';
-import { BODY_TOO_LARGE, causeCodes, classifyUpstreamError } from './errors.js';
-import { CLIENT_GONE, clientGoneSignal } from './client-abort.js';
-import { downstreamResponseHeaders, upstreamRequestHeaders } from './headers.js';
+import { BODY_TOO_LARGE, classifyUpstreamError } from './errors.js';
+import { createForwarder, heldTarget, holdTarget } from './forward.js';
 import { openTunnel } from './ws-tunnel.js';
 import { isUpgrade } from '../request-state.js';
 import type { Target } from '../upstream/target.js';
@@ -13,7 +11,7 @@ import { sendGatewayError } from '../respond.js';
 import { ERRORS } from '../errors.js';
 import { PROXIED_METHODS } from '../config/defaults.js';
 import { mountPrefix } from '../routing/hook.js';
-import { kClientGone, kServedBy, UpstreamPool } from '../upstream/pool.js';
+import { UpstreamPool } from '../upstream/pool.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 import type { Logger } from '../observability/logging.js';
 
@@ -32,11 +30,14 @@ export interface UpstreamOptions {
  * mounted where rewriteUrl sends the route's requests (`/__tg/<index>`). Its
  * upstream is the route's pool (upstream/pool.ts): one undici keep-alive pool
  * per target, closed with the app. The preHandler chooses the target (503 at
- * once when none is available) and reply-from sends to it. Bodies stream both
- * ways untouched: the plugin's content-type parser hands the raw request
- * stream to undici, and the upstream's response stream is piped back without
- * decompression or re-serialisation. WebSocket upgrades take the same path
- * (hooks, limit, target choice) and are then tunnelled (ws-tunnel.ts).
+ * once when none is available); the plugin maps the path (the route's
+ * rewrite) and calls our `handler`, the forwarding core (forward.ts), which
+ * hijacks the reply and dispatches to the target's pool itself. Bodies stream
+ * both ways untouched: the plugin's content-type parser hands the raw request
+ * stream over, and the upstream's body is written into the client's response
+ * chunk by chunk, without decompression or re-serialisation. WebSocket
+ * handshakes take the same path (hooks, limit, target choice) and are then
+ * tunnelled (ws-tunnel.ts).
  */
 export async function registerUpstream(app: FastifyInstance, route: RouteConfig, { previousPool, ...options }: UpstreamOptions): Promise<UpstreamPool> {
   // previousPool stays out of the closures below: through them the app would keep the retired pool, and that one its own predecessor.
@@ -48,72 +49,47 @@ export async function registerUpstream(app: FastifyInstance, route: RouteConfig,
     refreshBeforeScrape: (refresh) => options.metrics.refreshBeforeScrape(refresh),
   });
   app.addHook('onClose', async () => pool.close());
-  await app.register(httpProxy, {
-    prefix: mountPrefix(route.index),
-    // No fixed upstream: getUpstream below names the target the preHandler chose.
-    upstream: '',
-    // Forwarded path = upstream's own path + (rewrite.prefix, or the route prefix unless stripped) + the rest.
-    rewritePrefix: route.upstreamPath + (route.rewritePrefix ?? (route.stripPrefix || route.path === '/' ? '' : route.path)),
-    httpMethods: [...PROXIED_METHODS],
-    config: { routeIndex: route.index },
-    disableRequestLogging: true,
-    // reply-from's own error log is replaced by the gateway's one access line per request.
-    logLevel: 'error',
-    // A WebSocket handshake (the listener dispatches it here like any request) is tunnelled to the chosen target.
-    handler: (request: FastifyRequest, reply: FastifyReply, dest: string, replyOptions: unknown) => {
-      const target = (request.raw as RawWithTarget)[kTarget] as Target;
-      if (isUpgrade(request.raw)) return openTunnel(request, reply, target, dest, { route, onUpstreamError: options.onUpstreamError });
-      return (reply as FastifyReply & { from(dest: string, options: unknown): unknown }).from(dest, replyOptions);
-    },
-    // reply-from sends through the pool; it is ours to close (above).
-    undici: pool.dispatcher as never,
-    preHandler: (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
-      const target = pool.choose();
-      if (target === undefined) return sendGatewayError(reply, 'TG_ERR_UPSTREAM_UNAVAILABLE');
-      request.gateway.target = target.config.url;
-      (request.raw as RawWithTarget)[kTargetOrigin] = target.config.origin;
-      (request.raw as RawWithTarget)[kTarget] = target;
-      (request.raw as RawWithTarget)[kResponse] = reply.raw;
-      limitChunkedBody(request, options.maxBodyBytes);
-      done();
-    },
-    replyOptions: {
-      timeout: route.timeoutMs,
-      // The target the preHandler chose (http and ws alike).
-      getUpstream: (request: FastifyRequest) => (request.raw as RawWithTarget)[kTargetOrigin] as string,
-      // reply-from retries a GET answered 503 up to 10 times by default: a gateway passes the 503 on.
-      retryDelay: () => null,
-      // Keep the query byte for byte (http-proxy would re-encode it).
-      queryString: (_search: string, url: string) => {
-        const q = url.indexOf('?');
-        return q === -1 ? '' : url.slice(q + 1);
+  const forward = createForwarder({ route, pool, onUpstreamError: options.onUpstreamError });
+  const tunnel = { route, onUpstreamError: options.onUpstreamError };
+  await app.register(async (scope) => {
+    // Every body streams to the upstream as it arrives: Fastify's own text/plain and JSON parsers would buffer it whole.
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
+    await scope.register(httpProxy, {
+      proxyPayloads: false,
+      prefix: mountPrefix(route.index),
+      // Only the base the plugin checks the mapped path against (no `..` escape): the preHandler's choice,
+      // held on the request (forward.ts holdTarget), is where requests go. A fixed string also spares the
+      // plugin a getUpstream call and an options copy per request.
+      upstream: 'http://upstream.invalid',
+      // Forwarded path = upstream's own path + (rewrite.prefix, or the route prefix unless stripped) + the rest.
+      rewritePrefix: route.upstreamPath + (route.rewritePrefix ?? (route.stripPrefix || route.path === '/' ? '' : route.path)),
+      httpMethods: [...PROXIED_METHODS],
+      config: { routeIndex: route.index },
+      disableRequestLogging: true,
+      logLevel: 'error',
+      // The plugin still registers reply-from; nothing calls reply.from, so it gets a dispatcher that opens nothing.
+      undici: UNUSED_DISPATCHER as never,
+      // A WebSocket handshake (the listener hands it to the app like any request) is tunnelled; everything else forwarded.
+      handler: (request: FastifyRequest, reply: FastifyReply, dest: string) =>
+        isUpgrade(request.raw) ? openTunnel(request, reply, heldTarget(request) as Target, dest, tunnel) : forward(request, reply, dest),
+      preHandler: (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
+        const target = pool.choose();
+        if (target === undefined) return sendGatewayError(reply, 'TG_ERR_UPSTREAM_UNAVAILABLE');
+        holdTarget(request, target);
+        limitChunkedBody(request, options.maxBodyBytes);
+        done();
       },
-      rewriteRequestHeaders: (request: FastifyRequest, headers: Record<string, string | string[] | number | undefined>) => {
-        const out = upstreamRequestHeaders(request, headers) as Record<string | symbol, unknown>;
-        // The client's hang-up cancels the upstream request (see client-abort.ts).
-        out[kClientGone] = clientGoneSignal((request.raw as RawWithTarget)[kResponse] as ServerResponse);
-        // A retry on another target names it here, so the access line says who served the request.
-        if (route.upstream.retries > 0) out[kServedBy] = (url: string) => (request.gateway.target = url);
-        return out;
-      },
-      rewriteHeaders: (headers: Record<string, string | string[] | undefined>) => downstreamResponseHeaders(headers),
-      onError: (reply: FastifyReply, { error }: { error: Error }) => {
-        // Cancelled because the client left: not the upstream's failure, and no one to answer (the access log says 499).
-        if (causeCodes(error).includes(CLIENT_GONE)) return;
-        const failure = classifyUpstreamError(error);
-        reply.request.gateway.upstreamError = { reason: failure.reason, error };
-        options.onUpstreamError(route, failure.reason);
-        sendGatewayError(reply, failure.code);
-      },
-    } as never,
+    });
   });
   return pool;
 }
 
-const kTargetOrigin = Symbol('throttlegate.targetOrigin');
-const kResponse = Symbol('throttlegate.response');
-const kTarget = Symbol('throttlegate.target');
-type RawWithTarget = FastifyRequest['raw'] & { [kTargetOrigin]?: string; [kResponse]?: ServerResponse; [kTarget]?: Target };
+const UNUSED_DISPATCHER = {
+  request: (_opts: unknown, callback: (err: Error) => void) => callback(new Error('reply.from is not used: proxy/forward.ts dispatches')),
+  close: () => {},
+  destroy: () => {},
+};
 
 /**
  * A body with Content-Length over the limit is refused before routing; a

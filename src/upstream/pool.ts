@@ -1,4 +1,3 @@
-import type { Dispatcher } from 'undici';
 import type { RouteConfig } from '../config/types.js';
 import type { TargetSeries } from '../observability/metrics.js';
 import { createBalancer, type Balancer } from './balancer.js';
@@ -24,24 +23,7 @@ export interface PoolOptions {
   readonly previous?: UpstreamPool;
 }
 
-type RequestOptions = Dispatcher.RequestOptions & { origin: string; headers: Record<string | symbol, unknown> };
-
-/**
- * Where a retry tells the request which target finally served it: a function
- * stored under this symbol in the request headers handed to reply-from.
- * reply-from copies headers with Object.assign, which keeps enumerable
- * symbol keys, and undici sends string keys only; the pool removes it anyway.
- */
-export const kServedBy = Symbol('throttlegate.servedBy');
-/**
- * Where the proxy hands over the signal that cancels the request when its
- * client goes away (proxy/client-abort.ts): reply-from's options to undici
- * carry no `signal`, so it travels the same way as kServedBy.
- */
-export const kClientGone = Symbol('throttlegate.clientGone');
-type RequestCallback = (err: Error | null, data?: Dispatcher.ResponseData) => void;
-
-// RFC 9110 idempotent methods; reply-from sends them with an empty body unless the client sent one.
+// RFC 9110 idempotent methods: sent again only when they carry no body (a body stream cannot be replayed).
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
 // Failures before a request could reach the target, so trying another one cannot repeat it.
 const CONNECT_FAILURES = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
@@ -49,15 +31,15 @@ const CONNECT_FAILURES = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'EN
 /**
  * The targets of one route and the choice between them. `choose()` picks a
  * target for a request (the proxy's preHandler answers 503 when there is
- * none); `dispatcher` is what @fastify/reply-from sends through: it is handed
- * the chosen target's origin, sends to that target's own keep-alive pool,
- * records the outcome (metrics, passive ejection, breaker) and, for an
- * idempotent request without a body whose connection failed, retries on
- * another available target up to `retries` times.
+ * none); the forwarding core (proxy/forward.ts) sends to that target's own
+ * keep-alive pool and reports back here: `responded` with the response
+ * status, `failed` with an error before any response. Both feed metrics,
+ * passive ejection and the breaker; `failed` also says where to retry: for
+ * an idempotent request without a body whose connection failed, another
+ * available target, up to `retries` times.
  */
 export class UpstreamPool {
   readonly #targets: readonly Target[];
-  readonly #byOrigin: ReadonlyMap<string, Target>;
   readonly #balancer: Balancer<Target>;
   readonly #retries: number;
   readonly #statusOfError: (error: unknown) => number;
@@ -83,7 +65,6 @@ export class UpstreamPool {
           onStateChange: (target, change) => onStateChange(target.config.url, change),
         }),
     );
-    this.#byOrigin = new Map(this.#targets.map((t) => [t.config.origin, t]));
     this.#balancer = createBalancer<Target>(route.upstream.balance, options.random);
     this.#retries = route.upstream.retries;
     this.#statusOfError = options.statusOfError;
@@ -115,45 +96,24 @@ export class UpstreamPool {
     }
   }
 
-  /** reply-from's `undici` option: anything with undici's `request(options, callback)`. */
-  readonly dispatcher = {
-    request: (opts: RequestOptions, callback: RequestCallback): void => {
-      const target = this.#byOrigin.get(opts.origin);
-      if (target === undefined) return callback(new Error(`no pool target has origin ${opts.origin}`));
-      const servedBy = opts.headers[kServedBy] as ((url: string) => void) | undefined;
-      delete opts.headers[kServedBy];
-      opts.signal = opts.headers[kClientGone] as RequestOptions['signal'];
-      delete opts.headers[kClientGone];
-      this.#attempt(target, opts, callback, [target], servedBy);
-    },
-    close: () => this.close(),
-    destroy: () => this.close(),
-  };
+  /** An attempt's response head arrived: a 5xx counts against the target. */
+  responded(target: Target, status: number): void {
+    target.record(status, status < 500);
+  }
 
-  #attempt(target: Target, opts: RequestOptions, callback: RequestCallback, tried: Target[], servedBy?: (url: string) => void): void {
-    target.inFlight++;
-    target.pool.request(opts, (err, data) => {
-      if (err) {
-        target.inFlight--;
-        // The client went away: nothing the target did, so nothing to record and no one to retry for.
-        if ((opts.signal as { aborted?: boolean } | null | undefined)?.aborted) return callback(err);
-        target.record(this.#statusOfError(err), false);
-        const next = tried.length <= this.#retries && isRetryable(opts, err) ? this.choose(tried) : undefined;
-        if (next === undefined) return callback(err);
-        tried.push(next);
-        opts.headers.host = next.host;
-        servedBy?.(next.config.url);
-        return this.#attempt(next, { ...opts, origin: next.config.origin }, callback, tried, servedBy);
-      }
-      target.record(data.statusCode, data.statusCode < 500);
-      let open = true;
-      const finished = (): void => {
-        if (open) target.inFlight--;
-        open = false;
-      };
-      data.body.once('close', finished).once('error', finished);
-      callback(null, data);
-    });
+  /**
+   * An attempt failed before any response (refused, reset, timed out).
+   * Records it and returns the target to try next, already in `tried`, or
+   * undefined when the request may not be retried: only an idempotent
+   * request without a body, only after a connect failure (it never reached
+   * the target, so sending it again cannot repeat it), at most `retries` times.
+   */
+  failed(target: Target, error: unknown, tried: Target[], method: string, hasBody: boolean): Target | undefined {
+    target.record(this.#statusOfError(error), false);
+    if (tried.length > this.#retries || hasBody || !IDEMPOTENT.has(method) || !connectFailure(error)) return undefined;
+    const next = this.choose(tried);
+    if (next !== undefined) tried.push(next);
+    return next;
   }
 
   async close(): Promise<void> {
@@ -161,11 +121,6 @@ export class UpstreamPool {
     this.#stopRefresh();
     await Promise.all(this.#targets.map((t) => t.close()));
   }
-}
-
-function isRetryable(opts: RequestOptions, err: Error): boolean {
-  if (!IDEMPOTENT.has(opts.method) || (opts.body !== undefined && opts.body !== null && opts.body !== '')) return false;
-  return connectFailure(err);
 }
 
 function connectFailure(err: unknown): boolean {
