@@ -1,15 +1,22 @@
 import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyReply } from 'fastify';
+import type { RequestState } from './request-state.js';
 import { ERRORS, errorBody, type ErrorCode } from './errors.js';
+import { writeLimitHeaders } from './limit/headers.js';
 
 /**
- * Answers with a catalogue error as `{"error":"<token>"}`. A reply already
- * sent, or a client already gone, gets nothing: there is no one to tell, and
- * sending twice is how "Reply was already sent" errors are born.
+ * Answers with a catalogue error as `{"error":"<token>"}`, with the limit
+ * headers of the decision the limiter made for this request, if it made one
+ * (a 429, and a 502/503 after the limit let the request through). A reply
+ * already sent, or a client already gone, gets nothing: there is no one to
+ * tell, and sending twice is how "Reply was already sent" errors are born.
  */
 export function sendGatewayError(reply: FastifyReply, code: ErrorCode, extra?: Record<string, number | string>): void {
   if (reply.sent || reply.raw.headersSent || reply.raw.destroyed) return;
   const body = extra ? withExtra(errorBody(code), extra) : errorBody(code);
+  // The admin app's requests carry no gateway state.
+  const decision = (reply.request.gateway as RequestState | null | undefined)?.decision;
+  if (decision !== undefined) writeLimitHeaders(reply, decision);
   reply.code(ERRORS[code].status).header('content-type', 'application/json; charset=utf-8').send(body);
 }
 

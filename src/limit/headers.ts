@@ -14,10 +14,12 @@ export const LIMIT_HEADER_NAMES = {
 
 export const ALL_LIMIT_HEADERS: readonly string[] = Object.values(LIMIT_HEADER_NAMES);
 
-type HeaderSink = { header(name: string, value: string): unknown };
+/** A header object as Node's writeHead takes it: the proxy's response head, or a copy for a Fastify reply. */
+export type HeaderFields = Record<string, string | number | string[] | undefined>;
 
 /**
- * Renders a decision as headers, for the headline limit (decision.ts):
+ * Renders a decision as headers, for the headline limit (decision.ts), into
+ * `out` (and returns it):
  * - legacy family: X-RateLimit-Limit (burst, or requests per window, or slots),
  *   -Remaining (whole units left), -Reset (seconds until the state is back to a new client's);
  * - IETF draft-ietf-httpapi-ratelimit-headers (-08 and later):
@@ -25,23 +27,33 @@ type HeaderSink = { header(name: string, value: string): unknown };
  *   and `RateLimit: "<id>";r=<remaining>;t=<reset s>` names the headline one;
  * - Retry-After on refusals: whole seconds until the request would pass.
  * Shadow limits are never shown: clients see the limits that bind them.
+ * What depends on config alone (the limit, the policy list) is a string
+ * rendered once per limit set; only remaining and reset are per request.
  */
-export function writeLimitHeaders(reply: HeaderSink, d: LimitDecision): void {
-  if (d.headline === -1) return;
+export function addLimitHeaders<T extends HeaderFields>(out: T, d: LimitDecision): T {
+  // Every limit shadow, or the store unreachable: there are no numbers to tell.
+  if (d.headline === -1 || d.reason === 'store_unavailable') return out;
   const spec = d.set.limits[d.headline] as LimitSpec;
   const step = d.steps[d.headline] as LimitStep;
   const fixed = rendered(d.set.limits, spec);
   const reset = headerSeconds(step.resetMs);
+  const fields = out as HeaderFields;
   if (d.policy.headers.legacy) {
-    reply.header(LIMIT_HEADER_NAMES.limit, fixed.limit);
-    reply.header(LIMIT_HEADER_NAMES.remaining, String(step.remaining));
-    reply.header(LIMIT_HEADER_NAMES.reset, String(reset));
+    fields[LIMIT_HEADER_NAMES.limit] = fixed.limit;
+    fields[LIMIT_HEADER_NAMES.remaining] = String(step.remaining);
+    fields[LIMIT_HEADER_NAMES.reset] = String(reset);
   }
   if (d.policy.headers.draft) {
-    reply.header(LIMIT_HEADER_NAMES.draftPolicy, fixed.draftPolicy);
-    reply.header(LIMIT_HEADER_NAMES.draftState, `${fixed.draftId};r=${step.remaining};t=${reset}`);
+    fields[LIMIT_HEADER_NAMES.draftPolicy] = fixed.draftPolicy;
+    fields[LIMIT_HEADER_NAMES.draftState] = `${fixed.draftId};r=${step.remaining};t=${reset}`;
   }
-  if (!d.allowed) reply.header(LIMIT_HEADER_NAMES.retryAfter, String(d.retryAfterSeconds));
+  if (!d.allowed) fields[LIMIT_HEADER_NAMES.retryAfter] = String(d.retryAfterSeconds);
+  return out;
+}
+
+/** The same headers on a Fastify reply (the admin API's `/v1/check`, the gateway's own error answers). */
+export function writeLimitHeaders(reply: { headers(values: HeaderFields): unknown }, d: LimitDecision): void {
+  if (d.headline !== -1 && d.reason !== 'store_unavailable') reply.headers(addLimitHeaders({}, d));
 }
 
 /** The parts of the headers that depend on config alone, rendered once per limit set and limit. */

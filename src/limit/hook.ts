@@ -1,9 +1,8 @@
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
-import type { RouteConfig } from '../config/types.js';
+import type { LimitPolicy, LimitSet, RouteConfig } from '../config/types.js';
 import { summarise, type LimitDecision } from './decision.js';
-import type { Clock, LimitOutcome, LimitStore } from './stores/store.js';
-import { identifyClient } from './keys.js';
-import { writeLimitHeaders } from './headers.js';
+import type { Clock, LimitCheck, LimitOutcome, LimitStore } from './stores/store.js';
+import { identifyClient, type ClientIdentity } from './keys.js';
 import { accessMatcherOf } from './access.js';
 import { gateOf } from './gate.js';
 import type { ApiKeyIndex } from './api-keys.js';
@@ -66,51 +65,60 @@ export function createLimitHook(context: LimitContext) {
     if (policy === null || route.limitSets === null) return done();
     const set = limitSetFor(route.limitSets, client, override);
     const check = checkOf(set, client, route);
-
-    const finish = (outcome: LimitOutcome): void => {
-      const decision = summarise(policy, set, outcome);
-      state.decision = decision;
-      // 'close' comes once the response has ended or the client has gone: either way the slot is free.
-      if (outcome.release) reply.raw.once('close', outcome.release);
-      if (decision.reason === 'store_unavailable') {
-        // on_error open: pass without headers (there are no numbers to tell); closed: 503.
-        if (decision.allowed) return done();
-        return sendGatewayError(reply, 'TG_ERR_LIMIT_STORE_UNAVAILABLE');
-      }
-      if (decision.shadowLimited) countShadow(route, decision);
-      writeLimitHeaders(reply, decision);
-      if (decision.allowed) return done();
-      events.onLimited(route.path, set.plan ?? 'anonymous');
-      sendGatewayError(reply, 'TG_ERR_LIMIT_EXCEEDED', { retry_after: decision.retryAfterSeconds });
-    };
-
-    const first = (outcome: LimitOutcome): void => {
-      const onLimit = policy.onLimit;
-      if (outcome.allowed || onLimit === null || outcome.reason !== undefined) return finish(outcome);
-      const arrived = context.clock();
-      const cancel = queues.enqueue(`${set.group}\u0000${client.key}`, onLimit.maxQueue, outcome, {
-        attempt: () => store.check(check),
-        waitOf: (o, ahead) => waitOf(set.limits, o, ahead),
-        cost: route.cost,
-        deadline: arrived + onLimit.delayUpToMs,
-        finish: (o) => {
-          reply.raw.off('close', cancel as () => void);
-          if (o.allowed) {
-            state.delayedMs = context.clock() - arrived;
-            events.onDelayed(route.path);
-          }
-          finish(o);
-        },
-      });
-      if (cancel === undefined) return finish(outcome);
-      // A client that goes away while held leaves the queue.
-      reply.raw.once('close', cancel);
-    };
-
     const outcome = store.check(check);
-    if (outcome instanceof Promise) outcome.then(first, done);
-    else first(outcome);
+    // A synchronous store (memory) answers here: no closure, no promise on that path.
+    if (outcome instanceof Promise) outcome.then((o) => first(request, reply, done, set, check, o), done);
+    else first(request, reply, done, set, check, outcome);
   };
+
+  /** The store's first answer: settled, or (refused, with on_limit) held in the client's queue until it passes or cannot. */
+  function first(request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction, set: LimitSet, check: LimitCheck, outcome: LimitOutcome): void {
+    const route = request.gateway.route as RouteConfig;
+    const onLimit = (route.policy as LimitPolicy).onLimit;
+    if (outcome.allowed || onLimit === null || outcome.reason !== undefined) return settle(request, reply, done, set, outcome);
+    const arrived = context.clock();
+    const cancel = queues.enqueue(`${set.group}\u0000${(request.gateway.client as ClientIdentity).key}`, onLimit.maxQueue, outcome, {
+      attempt: () => store.check(check),
+      waitOf: (o, ahead) => waitOf(set.limits, o, ahead),
+      cost: route.cost,
+      deadline: arrived + onLimit.delayUpToMs,
+      finish: (o) => {
+        reply.raw.off('close', cancel as () => void);
+        if (o.allowed) {
+          request.gateway.delayedMs = context.clock() - arrived;
+          events.onDelayed(route.path);
+        }
+        settle(request, reply, done, set, o);
+      },
+    });
+    if (cancel === undefined) return settle(request, reply, done, set, outcome);
+    // A client that goes away while held leaves the queue.
+    reply.raw.once('close', cancel);
+  }
+
+  /**
+   * The decision, on the request state (the access line, and the limit
+   * headers every answer carries: the proxy's response head or
+   * sendGatewayError): go on, 429, or when the store is unreachable, what
+   * on_error says.
+   */
+  function settle(request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction, set: LimitSet, outcome: LimitOutcome): void {
+    const state = request.gateway;
+    const route = state.route as RouteConfig;
+    const decision = summarise(route.policy as LimitPolicy, set, outcome);
+    state.decision = decision;
+    // 'close' comes once the response has ended or the client has gone: either way the slot is free.
+    if (outcome.release) reply.raw.once('close', outcome.release);
+    if (decision.reason === 'store_unavailable') {
+      // on_error open: pass without headers (there are no numbers to tell); closed: 503.
+      if (decision.allowed) return done();
+      return sendGatewayError(reply, 'TG_ERR_LIMIT_STORE_UNAVAILABLE');
+    }
+    if (decision.shadowLimited) countShadow(route, decision);
+    if (decision.allowed) return done();
+    events.onLimited(route.path, set.plan ?? 'anonymous');
+    sendGatewayError(reply, 'TG_ERR_LIMIT_EXCEEDED', { retry_after: decision.retryAfterSeconds });
+  }
 
   function countShadow(route: RouteConfig, decision: LimitDecision): void {
     decision.set.limits.forEach((l, i) => {

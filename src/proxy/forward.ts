@@ -137,7 +137,7 @@ class Forward {
     this.#resume = resume;
     this.#headSent = true;
     // An upstream that answers before the client's body is all read: the connection cannot carry another request.
-    writeResponseHead(this.#res, status, rawHeaders, this.#reply.getHeaders(), !this.#request.raw.complete);
+    writeResponseHead(this.#res, status, rawHeaders, this.#request.gateway.decision, !this.#request.raw.complete);
     return true;
   }
 
@@ -169,7 +169,7 @@ class Forward {
     this.#shared.onUpstreamError(this.#shared.route, failure.reason);
     // Mid-body: the client must see a broken response, never a complete one.
     if (this.#headSent) this.#res.destroy();
-    else writeGatewayError(this.#res, failure.code, this.#reply.getHeaders(), !this.#request.raw.complete);
+    else writeGatewayError(this.#res, failure.code, this.#request.gateway.decision, !this.#request.raw.complete);
   }
 
   #retry(next: Target): void {

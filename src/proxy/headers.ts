@@ -55,9 +55,14 @@ function setForwardingHeaders(request: FastifyRequest, headers: Headers): Header
   return headers;
 }
 
-/** The header names a `Connection` field lists (RFC 9110 section 7.6.1), lower-cased. */
+/**
+ * The header names a `Connection` field lists (RFC 9110 section 7.6.1),
+ * lower-cased; undefined for the two values nearly every peer sends, which
+ * name no field the lists above do not already drop.
+ */
 function connectionTokens(value: string | undefined): string[] | undefined {
-  return value?.toLowerCase().split(',').map((token) => token.trim());
+  if (value === undefined || value === 'keep-alive' || value === 'close' || value === 'Keep-Alive' || value === 'Close') return undefined;
+  return value.toLowerCase().split(',').map((token) => token.trim());
 }
 
 // Set for this hop below, or meaningless on a handshake (a GET with no body whose next bytes are frames).
@@ -109,11 +114,10 @@ export type ResponseHeaders = Record<string, string | number | string[] | undefi
 /**
  * Headers sent to the client, read straight from undici's raw response head
  * (name, value, name, value ... as Buffers, latin1 so every byte survives):
- * hop-by-hop fields (and any the upstream's `Connection` lists) removed,
- * then the gateway's own headers (`own`: the limit headers the limit hook set
- * on the reply) added, so they win over an upstream's. One object, no copy.
+ * hop-by-hop fields (and any the upstream's `Connection` lists) removed, and
+ * limit headers, which the gateway adds its own of (response-head.ts).
  */
-export function responseHeaders(raw: readonly Buffer[], own: ResponseHeaders): ResponseHeaders {
+export function responseHeaders(raw: readonly Buffer[]): ResponseHeaders {
   let listed: string[] | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     if (raw[i]!.length === 10 && headerNameToString(raw[i]!) === 'connection') listed = connectionTokens(raw[i + 1]!.toString('latin1'));
@@ -129,7 +133,6 @@ export function responseHeaders(raw: readonly Buffer[], own: ResponseHeaders): R
     else if (Array.isArray(seen)) seen.push(value);
     else out[name] = [String(seen), value];
   }
-  for (const name in own) out[name] = own[name];
   return out;
 }
 

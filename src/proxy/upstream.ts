@@ -30,9 +30,11 @@ export interface UpstreamOptions {
  * mounted where rewriteUrl sends the route's requests (`/__tg/<index>`). Its
  * upstream is the route's pool (upstream/pool.ts): one undici keep-alive pool
  * per target, closed with the app. The preHandler chooses the target (503 at
- * once when none is available); the plugin maps the path (the route's
- * rewrite) and calls our `handler`, the forwarding core (forward.ts), which
- * hijacks the reply and dispatches to the target's pool itself. Bodies stream
+ * once when none is available) and hands the request to the forwarding core
+ * (forward.ts) with the route's rewrite of the canonical path, the mapping
+ * the plugin would make; the core hijacks the reply and dispatches to the
+ * target's pool itself. The plugin's route `handler` is ours too, and takes
+ * only WebSocket handshakes. Bodies stream
  * both ways untouched: the plugin's content-type parser hands the raw request
  * stream over, and the upstream's body is written into the client's response
  * chunk by chunk, without decompression or re-serialisation. WebSocket
@@ -51,6 +53,8 @@ export async function registerUpstream(app: FastifyInstance, route: RouteConfig,
   app.addHook('onClose', async () => pool.close());
   const forward = createForwarder({ route, pool, onUpstreamError: options.onUpstreamError });
   const tunnel = { route, onUpstreamError: options.onUpstreamError };
+  // Forwarded path = upstream's own path + (rewrite.prefix, or the route prefix unless stripped) + the rest.
+  const rewritePrefix = route.upstreamPath + (route.rewritePrefix ?? (route.stripPrefix || route.path === '/' ? '' : route.path));
   await app.register(async (scope) => {
     // Every body streams to the upstream as it arrives: Fastify's own text/plain and JSON parsers would buffer it whole.
     scope.removeAllContentTypeParsers();
@@ -62,15 +66,14 @@ export async function registerUpstream(app: FastifyInstance, route: RouteConfig,
       // held on the request (forward.ts holdTarget), is where requests go. A fixed string also spares the
       // plugin a getUpstream call and an options copy per request.
       upstream: 'http://upstream.invalid',
-      // Forwarded path = upstream's own path + (rewrite.prefix, or the route prefix unless stripped) + the rest.
-      rewritePrefix: route.upstreamPath + (route.rewritePrefix ?? (route.stripPrefix || route.path === '/' ? '' : route.path)),
+      rewritePrefix,
       httpMethods: [...PROXIED_METHODS],
       config: { routeIndex: route.index },
       disableRequestLogging: true,
       logLevel: 'error',
       // The plugin still registers reply-from; nothing calls reply.from, so it gets a dispatcher that opens nothing.
       undici: UNUSED_DISPATCHER as never,
-      // A WebSocket handshake (the listener hands it to the app like any request) is tunnelled; everything else forwarded.
+      // Reached by WebSocket handshakes only (the preHandler forwards every other request), which are tunnelled.
       handler: (request: FastifyRequest, reply: FastifyReply, dest: string) =>
         isUpgrade(request.raw) ? openTunnel(request, reply, heldTarget(request) as Target, dest, tunnel) : forward(request, reply, dest),
       preHandler: (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
@@ -78,11 +81,20 @@ export async function registerUpstream(app: FastifyInstance, route: RouteConfig,
         if (target === undefined) return sendGatewayError(reply, 'TG_ERR_UPSTREAM_UNAVAILABLE');
         holdTarget(request, target);
         limitChunkedBody(request, options.maxBodyBytes);
-        done();
+        if (isUpgrade(request.raw)) return done();
+        // Forwarded from here: the plugin's handler would map the same path again from the mount URL, parsing it
+        // into three URL objects to check for a `..` escape the canonical path (routing/normalise.ts) cannot hold.
+        forward(request, reply, forwardedPath(rewritePrefix, route, request.gateway.path));
       },
     });
   });
   return pool;
+}
+
+/** The path sent upstream: the route's rewrite of the canonical path, as the plugin maps its mount URL. */
+export function forwardedPath(rewritePrefix: string, route: RouteConfig, canonicalPath: string): string {
+  const rest = route.path === '/' ? canonicalPath : canonicalPath.slice(route.path.length);
+  return rewritePrefix + rest || '/';
 }
 
 const UNUSED_DISPATCHER = {

@@ -1,4 +1,4 @@
-import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
+import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -9,6 +9,7 @@ import { upgradeHead } from '../request-state.js';
 import type { Target } from '../upstream/target.js';
 import { classifyUpstreamError } from './errors.js';
 import { downstreamResponseHeaders, upstreamWebSocketHeaders } from './headers.js';
+import { addLimitHeaders, type HeaderFields } from '../limit/headers.js';
 
 export interface TunnelOptions {
   readonly route: RouteConfig;
@@ -148,7 +149,7 @@ function watchClient(client: Socket, onGone: () => void): { stop(): Buffer } {
 }
 
 function switchingHead(res: IncomingMessage, reply: FastifyReply): string {
-  const headers: Record<string, unknown> = { ...downstreamResponseHeaders(res.headers), ...reply.getHeaders() };
+  const headers: Record<string, unknown> = limited(reply, downstreamResponseHeaders(res.headers));
   let head = `HTTP/1.1 101 Switching Protocols\r\nUpgrade: ${res.headers.upgrade ?? 'websocket'}\r\nConnection: Upgrade\r\n`;
   for (const name in headers) {
     const value = headers[name];
@@ -165,10 +166,16 @@ function switchingHead(res: IncomingMessage, reply: FastifyReply): string {
  * object for an upgrade says `Connection: close`).
  */
 function refuse(reply: FastifyReply, res: IncomingMessage): void {
-  const headers = downstreamResponseHeaders(res.headers);
+  const headers = limited(reply, downstreamResponseHeaders(res.headers));
   // Node's client took the chunking apart; the response object frames the body again.
   delete headers['transfer-encoding'];
   const status = res.statusCode ?? 502;
   // Node's parser reads any three digits; Fastify (and HTTP) know 200-599 as final answers here.
   reply.code(status >= 200 && status <= 599 ? status : 502).headers(headers).send(res);
+}
+
+/** The upstream's handshake answer with the gateway's limit headers added (they win). */
+function limited(reply: FastifyReply, headers: IncomingHttpHeaders): IncomingHttpHeaders {
+  const decision = reply.request.gateway.decision;
+  return decision === undefined ? headers : addLimitHeaders(headers as HeaderFields, decision) as IncomingHttpHeaders;
 }
