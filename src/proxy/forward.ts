@@ -73,7 +73,6 @@ function onResponseDrain(this: Res): void {
 class Forward {
   readonly #shared: RouteForwarding;
   readonly #request: FastifyRequest;
-  readonly #reply: FastifyReply;
   readonly #res: Res;
   readonly #opts: Dispatcher.DispatchOptions & { headers: Record<string, string | string[]> };
   #target: Target;
@@ -88,7 +87,6 @@ class Forward {
   constructor(shared: RouteForwarding, request: FastifyRequest, reply: FastifyReply, target: Target, dest: string) {
     this.#shared = shared;
     this.#request = request;
-    this.#reply = reply;
     this.#res = reply.raw;
     this.#target = target;
     // Fastify hands GET and HEAD over without a body; otherwise the plugin's parser gave the raw stream (or limit.ts's counter).
