@@ -9,7 +9,8 @@
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { fire } from './load.js';
+import { fire, KeyCycler } from './load.js';
+import { KEY_COUNT } from './measure.js';
 import { ORDER, TARGETS, type TargetId } from './lineup.js';
 import { canPin, killAll, launch, pinSelf, start, stop } from './procs.js';
 import { startRedis } from './redis.js';
@@ -36,7 +37,9 @@ async function main(): Promise<void> {
       return ready ? Number(ready[1]) : undefined;
     });
   await fire({ port: target.port, seconds: 1, connections: 50 });
-  const sample = await fire({ port: target.port, seconds, connections: 50 });
+  // The 100k-key targets get their keys as the bench sends them; the others one key.
+  const keys = info.scenario === 'keys' ? new KeyCycler(KEY_COUNT) : undefined;
+  const sample = await fire({ port: target.port, seconds, connections: 50, keys });
   // Closing stdin makes the target call process.exit(0), which writes the profile (a signal would not).
   const exited = new Promise<void>((done) => target.child.once('exit', () => done()));
   target.child.stdin?.end();

