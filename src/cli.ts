@@ -1,6 +1,10 @@
 #!/usr/bin/env node
+import cluster from 'node:cluster';
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { loadConfig } from './config/load.js';
+import { loadConfig, parseConfig } from './config/load.js';
+import { runPrimary } from './cluster/primary.js';
+import { runWorker } from './cluster/worker.js';
 import { ConfigError } from './config/problems.js';
 import type { GatewayConfig } from './config/types.js';
 import { buildGateway } from './server.js';
@@ -105,6 +109,13 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const file = values.config ?? process.env.THROTTLEGATE_CONFIG ?? 'configs/config.yaml';
+  // A worker of `server.workers` > 1: its config comes from the primary, never from the file.
+  if (command === 'serve' && cluster.isWorker) {
+    const flags = parsePortHost(values.port, values.host);
+    if (flags === undefined) return 1;
+    runWorker(flags);
+    return -1;
+  }
   let config: GatewayConfig;
   try {
     config = loadConfig(file);
@@ -122,15 +133,25 @@ async function main(argv: string[]): Promise<number> {
   return serve(file, config, values.port, values.host);
 }
 
-async function serve(file: string, config: GatewayConfig, port: string | undefined, host: string | undefined): Promise<number> {
-  let portNumber: number | undefined;
-  if (port !== undefined) {
-    portNumber = Number(port);
-    if (!Number.isInteger(portNumber) || portNumber < 0 || portNumber > 65535) {
-      console.error(`throttlegate serve: --port must be an integer 0-65535, got "${port}"`);
-      return 1;
-    }
+function parsePortHost(port: string | undefined, host: string | undefined): { port: number | undefined; host: string | undefined } | undefined {
+  if (port === undefined) return { port: undefined, host };
+  const portNumber = Number(port);
+  if (!Number.isInteger(portNumber) || portNumber < 0 || portNumber > 65535) {
+    console.error(`throttlegate serve: --port must be an integer 0-65535, got "${port}"`);
+    return undefined;
   }
+  return { port: portNumber, host };
+}
+
+async function serve(file: string, config: GatewayConfig, port: string | undefined, host: string | undefined): Promise<number> {
+  const flags = parsePortHost(port, host);
+  if (flags === undefined) return 1;
+  // Workers re-run this CLI with the same arguments (node:cluster), so --port and --host reach them as they are.
+  if (config.server.workers > 1) {
+    const text = readFileSync(file, 'utf8');
+    return runPrimary(file, text, parseConfig(text, file));
+  }
+  const portNumber = flags.port;
   const logger = createLogger(config.log.level);
   const gateway = await buildGateway(config, { logger, port: portNumber, host });
   // SIGHUP and edits of the file reload it; an invalid file changes nothing.

@@ -23,6 +23,12 @@ export interface GatewayOptions {
   /** Overrides config.admin.port. */
   adminPort?: number;
   host?: string;
+  /** Defaults to overrides kept where the store keeps its state (Redis) or in this process. */
+  overrides?: Overrides;
+  /** false: no admin listener whatever the config says (a worker process: the primary serves the admin API). */
+  admin?: false;
+  /** What /metrics answers; defaults to this process's registry (a worker asks its primary for every worker's sum). */
+  renderMetrics?: () => Promise<string>;
 }
 
 export interface Gateway {
@@ -61,9 +67,11 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
   const store: LimitStore = options.store ?? createStore(config, logger, metrics.storeEvents);
   // Overrides live where the buckets do: shared through Redis, or this process's own. Expiry is wall-clock time, as every instance shares it.
   const overrides: Overrides =
-    config.store.type === 'redis' && config.store.redis && options.store === undefined
+    options.overrides ??
+    (config.store.type === 'redis' && config.store.redis && options.store === undefined
       ? new RedisOverrides(config.store.redis, logger, Date.now)
-      : new LocalOverrides(Date.now);
+      : new LocalOverrides(Date.now));
+  if (options.renderMetrics) metrics.render = options.renderMetrics;
   let closing = false;
   const shared: Shared = {
     logger,
@@ -80,7 +88,7 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
   metrics.setConfigHash(configHash(config));
   let closed: Promise<void> | undefined;
   // Its own app and listener: admin calls are never routed through the gateway's port.
-  const admin: AdminApp | undefined = config.admin
+  const admin: AdminApp | undefined = config.admin && options.admin !== false
     ? await buildAdminApp({ config: () => listener.live.config, store, overrides, logger, metrics, readiness: shared.readiness })
     : undefined;
   let adminUrl: string | undefined;

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import type { AccessRules, ApiKeyConfig, BalanceKind, GatewayConfig, LimitPolicy, RedisStoreConfig, RouteConfig, TrustProxy, UpstreamConfig } from './types.js';
 import type { LimitSpec } from '../limit/algorithms/types.js';
 import type { JwtAlgorithm, JwtVerifierConfig } from '../limit/jwt.js';
@@ -16,6 +17,7 @@ export const DEFAULTS = {
     port: 8080,
     trust_proxy: false as TrustProxy,
     shutdown_grace_ms: 10_000,
+    workers: 1 as number | 'auto',
     headers_timeout_ms: 10_000,
     request_timeout_ms: 60_000,
     keep_alive_timeout_ms: 5_000,
@@ -70,7 +72,7 @@ export interface RawApiKey {
 /** The shape validateConfig() has accepted. */
 export interface RawConfig {
   server?: Partial<{
-    host: string; port: number; trust_proxy: TrustProxy; shutdown_grace_ms: number; headers_timeout_ms: number;
+    host: string; port: number; trust_proxy: TrustProxy; shutdown_grace_ms: number; workers: number | 'auto'; headers_timeout_ms: number;
     request_timeout_ms: number; keep_alive_timeout_ms: number; max_header_bytes: number; max_body_bytes: number;
   }>;
   log?: { level?: string };
@@ -112,6 +114,8 @@ export function resolveConfig(raw: RawConfig, file: string, env: NodeJS.ProcessE
       port: s.port,
       trustProxy: s.trust_proxy,
       shutdownGraceMs: s.shutdown_grace_ms,
+      // `auto`: one worker per core the process may use (availableParallelism honours CPU affinity).
+      workers: s.workers === 'auto' ? availableParallelism() : s.workers,
       headersTimeoutMs: s.headers_timeout_ms,
       requestTimeoutMs: s.request_timeout_ms,
       keepAliveTimeoutMs: s.keep_alive_timeout_ms,

@@ -122,6 +122,7 @@ export const configSchema = {
           ],
         },
         shutdown_grace_ms: { type: 'integer', minimum: 0 },
+        workers: { anyOf: [{ type: 'integer', minimum: 1, maximum: 256 }, { const: 'auto' }] },
         headers_timeout_ms: { type: 'integer', minimum: 1 },
         request_timeout_ms: { type: 'integer', minimum: 1 },
         keep_alive_timeout_ms: { type: 'integer', minimum: 1 },

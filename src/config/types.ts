@@ -131,6 +131,8 @@ export interface ServerConfig {
   readonly port: number;
   readonly trustProxy: TrustProxy;
   readonly shutdownGraceMs: number;
+  /** Worker processes serving the port (`server.workers`, `auto` resolved to the cores available); 1: a single process. */
+  readonly workers: number;
   readonly headersTimeoutMs: number;
   readonly requestTimeoutMs: number;
   readonly keepAliveTimeoutMs: number;

@@ -11,6 +11,7 @@ export function restartOnlyChanges(live: GatewayConfig, next: GatewayConfig): st
   if (live.server.host !== next.server.host) changed.push('server.host');
   if (live.server.port !== next.server.port) changed.push('server.port');
   if (live.server.maxHeaderBytes !== next.server.maxHeaderBytes) changed.push('server.max_header_bytes');
+  if (live.server.workers !== next.server.workers) changed.push('server.workers');
   if (JSON.stringify(live.store) !== JSON.stringify(next.store)) changed.push('store');
   // Tokens are read live; the admin listener itself (on or off, where) needs a restart.
   const where = (c: GatewayConfig) => (c.admin === null ? 'off' : `${c.admin.host}:${c.admin.port}:${c.admin.exposeMetrics}`);

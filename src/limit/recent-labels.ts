@@ -26,13 +26,21 @@ export class RecentLabels {
     this.#generation = Math.max(1, Math.floor(max / 2));
   }
 
-  note(client: ClientIdentity): void {
-    if (client.key === client.label || this.#current.get(client.label) === client.key) return;
+  /** True when the label was new to the current generation (or now stands for another key). */
+  note(client: ClientIdentity): boolean {
+    if (client.key === client.label) return false;
+    return this.remember(client.label, client.key);
+  }
+
+  /** note() for a label another process saw (a worker's report to its primary). */
+  remember(label: string, key: string): boolean {
+    if (this.#current.get(label) === key) return false;
     if (this.#current.size >= this.#generation) {
       this.#previous = this.#current;
       this.#current = new Map();
     }
-    this.#current.set(client.label, client.key);
+    this.#current.set(label, key);
+    return true;
   }
 
   /** The state key last seen under `label`, if this process has seen it. */

@@ -30,6 +30,6 @@ export function registerEndpoints(app: FastifyInstance, metrics: GatewayMetrics,
   if (options.metrics === false) return;
   app.get('/metrics', async (_request, reply) => {
     reply.header('content-type', metrics.registry.contentType).header('cache-control', 'no-store');
-    return metrics.registry.metrics();
+    return metrics.render();
   });
 }

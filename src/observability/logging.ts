@@ -8,11 +8,12 @@ export type { Logger };
  * values are never logged, and the redact paths are a second fence should a
  * future log call pass a request or headers object.
  */
-export function createLogger(level: string, destination: DestinationStream = batchedLines(process.stdout)): Logger {
+export function createLogger(level: string, destination: DestinationStream = batchedLines(process.stdout), bindings: Record<string, string | number> = {}): Logger {
   return pino(
     {
       level,
-      base: { service: 'throttlegate' },
+      // `worker` (cluster/worker.ts) names the process that wrote a line when several share stdout.
+      base: { service: 'throttlegate', ...bindings },
       redact: {
         paths: ['req.headers.authorization', 'req.headers["x-api-key"]', 'req.headers.cookie', 'headers.authorization', 'headers["x-api-key"]', 'headers.cookie'],
         censor: '[redacted]',
@@ -36,8 +37,11 @@ export interface LineSink {
 const BATCH_CHARS = 16 * 1024;
 const BATCH_MS = 50;
 
+/** What a worker process batches at most: PIPE_BUF on Linux, the largest write a pipe keeps whole. */
+export const ATOMIC_PIPE_WRITE = 4096;
+
 /**
- * Log lines batched into one write per 16 KiB or 50 ms. Under load stdout
+ * Log lines batched into one write per 16 KiB (`batchChars`) or 50 ms. Under load stdout
  * sees one write(2) per ~60 access lines; when idle a line appears within 50 ms.
  *
  * pino.destination's buffering (sonic-boom `minLength`) re-measures the whole
@@ -46,7 +50,7 @@ const BATCH_MS = 50;
  * so a slow reader slows the gateway rather than growing its memory, and the
  * lines still waiting at exit are written by the exit hook.
  */
-export function batchedLines(out: LineSink): FlushableDestination {
+export function batchedLines(out: LineSink, batchChars = BATCH_CHARS): FlushableDestination {
   let lines: string[] = [];
   let chars = 0;
   let timer: NodeJS.Timeout | undefined;
@@ -64,9 +68,12 @@ export function batchedLines(out: LineSink): FlushableDestination {
   process.once('exit', flushNow);
   return {
     write(line: string): void {
+      // A batch that would pass the bound goes first: processes sharing a pipe (workers) each write whole
+      // batches of at most PIPE_BUF bytes, which the kernel never interleaves.
+      if (chars > 0 && chars + line.length > batchChars) flushNow();
       lines.push(line);
       chars += line.length;
-      if (chars >= BATCH_CHARS) flushNow();
+      if (chars >= batchChars) flushNow();
       else if (timer === undefined) {
         timer = setTimeout(flushNow, BATCH_MS);
         timer.unref();

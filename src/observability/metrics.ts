@@ -16,6 +16,11 @@ export const ANONYMOUS = 'anonymous';
  */
 export class GatewayMetrics {
   readonly registry = new Registry();
+  /**
+   * The text /metrics serves: this registry's, or, in a worker process, the
+   * sum over every worker and the primary (cluster/metrics.ts) in its place.
+   */
+  render: () => Promise<string> = () => this.registry.metrics();
   readonly #requests = new RequestSeries([0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]);
   readonly #rateLimited: Counter<'route' | 'plan'>;
   readonly #shadowLimited: Counter<'route' | 'limit'>;
@@ -74,6 +79,8 @@ export class GatewayMetrics {
     this.#storeUp = new Gauge({
       name: 'throttlegate_store_up',
       help: '1 when decisions come from the configured store, 0 while on_error applies.',
+      // Summed over worker processes (cluster/metrics.ts) this would mean nothing: min.
+      aggregator: 'min',
       registers,
     });
     this.#storeUp.set(1);
@@ -103,6 +110,8 @@ export class GatewayMetrics {
       name: 'throttlegate_upstream_healthy',
       help: '1 while a target is in rotation, 0 while failed health checks, passive ejection or an open circuit keep it out.',
       labelNames: ['route', 'target'],
+      // Summed over worker processes (cluster/metrics.ts) this would mean nothing: min.
+      aggregator: 'min',
       registers,
       // Ejections and open circuits end with time: targets bring both gauges up to date first.
       collect() {
@@ -113,6 +122,8 @@ export class GatewayMetrics {
       name: 'throttlegate_circuit_state',
       help: "A target's circuit breaker: 0 closed, 1 half-open, 2 open.",
       labelNames: ['route', 'target'],
+      // Summed over worker processes (cluster/metrics.ts) this would mean nothing: max.
+      aggregator: 'max',
       registers,
     });
     this.#configReloads = new Counter({
@@ -125,6 +136,8 @@ export class GatewayMetrics {
       name: 'throttlegate_config_info',
       help: 'The live config: 1 for the hash (sha256 prefix of the file) being served.',
       labelNames: ['hash'],
+      // Summed over worker processes (cluster/metrics.ts) this would mean nothing: max.
+      aggregator: 'max',
       registers,
     });
     new Gauge({

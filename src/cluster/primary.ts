@@ -1,0 +1,190 @@
+import cluster, { type Worker } from 'node:cluster';
+import { readFileSync } from 'node:fs';
+import { Gauge } from 'prom-client';
+import { parseConfig } from '../config/load.js';
+import { ConfigError } from '../config/problems.js';
+import type { GatewayConfig } from '../config/types.js';
+import { buildAdminApp } from '../admin/app.js';
+import { watchConfigFile } from '../gateway/config-watch.js';
+import { configHash, restartOnlyChanges } from '../gateway/reload.js';
+import { createStore } from '../limit/stores/create.js';
+import type { Overrides } from '../limit/overrides.js';
+import { RedisOverrides } from '../limit/redis-overrides.js';
+import { createLogger } from '../observability/logging.js';
+import { GatewayMetrics } from '../observability/metrics.js';
+import { workerChannel } from './channel.js';
+import { ControlLink, type ControlRequest, type WorkerRequest } from './control.js';
+import { sumMetrics } from './metrics.js';
+import { PrimaryOverrides } from './primary-overrides.js';
+import { restartDelayMs } from './restart.js';
+import { serveStore } from './store-server.js';
+
+type Link = ControlLink<ControlRequest, WorkerRequest>;
+
+interface Slot {
+  worker: Worker;
+  link: Link;
+  store: { close(): void } | undefined;
+  state: 'starting' | 'running' | 'stopping';
+  startedAt: number;
+  /** Crashes in a row of this slot's workers (reset once one has run a while): the restart backoff. */
+  crashes: number;
+}
+
+/**
+ * The primary process of `server.workers: N` (N > 1): it serves no
+ * requests. It owns what must be one: the config (validated once, sent to
+ * every worker as text; reloads by SIGHUP or file change, an invalid file
+ * changing nothing anywhere), the admin listener, the memory store (workers
+ * ask it over IPC, store-server.ts) and the overrides, and the one /metrics
+ * (the sum over workers). It restarts a worker that dies, with backoff,
+ * releasing the concurrency slots that worker held; its clients keep their
+ * state, which lives here. SIGTERM/SIGINT drain every worker, then exit 0.
+ * Resolves to the exit code once stopped.
+ */
+export async function runPrimary(file: string, text: string, config: GatewayConfig): Promise<number> {
+  const logger = createLogger(config.log.level, undefined, { role: 'primary' });
+  const metrics = new GatewayMetrics(() => store.size());
+  const store = createStore(config, logger, metrics.storeEvents);
+  const local = config.store.type === 'memory';
+  const slots: Slot[] = [];
+  const running = () => slots.filter((s) => s.state === 'running');
+  const overrides: Overrides = local
+    ? new PrimaryOverrides(async (entries) => void (await Promise.all(running().map((s) => s.link.ask({ op: 'overrides', entries, replace: false })))))
+    : new RedisOverrides(config.store.redis as NonNullable<GatewayConfig['store']['redis']>, logger, Date.now);
+  let live = { config, text };
+  let stopping = false;
+
+  const workersGauge = new Gauge({ name: 'throttlegate_workers', help: 'Worker processes, by state (starting, running, stopping).', labelNames: ['state'], registers: [metrics.registry] });
+  const countWorkers = () => {
+    for (const state of ['starting', 'running', 'stopping'] as const) workersGauge.set({ state }, slots.filter((s) => s.state === state).length);
+  };
+  metrics.render = () => sumMetrics(metrics.registry, running().map((s) => s.link.ask({ op: 'metrics' })));
+  metrics.setConfigHash(configHash(config));
+  const readiness = () => {
+    if (stopping) return { ready: false as const, reason: 'shutting_down' };
+    const health = store.health();
+    return health === 'down' ? { ready: false as const, reason: 'store_unavailable' } : { ready: true as const, store: health };
+  };
+  const admin = config.admin ? await buildAdminApp({ config: () => live.config, store, overrides, logger, metrics, readiness }) : undefined;
+
+  const hellos = new Map<Worker, () => void>();
+  function serveWorker(this: Worker, request: WorkerRequest): unknown {
+    if (request.op === 'hello') hellos.get(this)?.();
+    if (request.op === 'metrics-text') return metrics.render();
+    if (request.op === 'labels') for (const [label, key] of request.entries) overrides.recent.remember(label, key);
+    return true;
+  }
+
+  async function start(index: number, crashes: number): Promise<string | undefined> {
+    const worker = cluster.fork();
+    const channel = workerChannel(worker);
+    const hello = new Promise<void>((resolve) => hellos.set(worker, resolve));
+    const slot: Slot = { worker, link: new ControlLink(channel, (request: WorkerRequest) => serveWorker.call(worker, request)), store: local ? serveStore(store, channel) : undefined, state: 'starting', startedAt: Date.now(), crashes };
+    slots[index] = slot;
+    countWorkers();
+    worker.once('exit', (code, signal) => exited(index, slot, code, signal));
+    try {
+      await Promise.race([hello, new Promise((_, reject) => worker.once('exit', () => reject(new Error('worker exited before it was ready'))))]);
+      hellos.delete(worker);
+      if (overrides instanceof PrimaryOverrides) await slot.link.ask({ op: 'overrides', entries: overrides.snapshot(), replace: true });
+      const url = await slot.link.ask<string>({ op: 'config', text: live.text, file });
+      if (slot.state === 'starting') slot.state = 'running';
+      countWorkers();
+      return url;
+    } catch (err) {
+      logger.error({ worker: worker.id, err }, 'worker failed to start');
+      worker.kill('SIGKILL');
+      return undefined;
+    }
+  }
+
+  function exited(index: number, slot: Slot, code: number | null, signal: string | null): void {
+    slot.store?.close();
+    slot.state = 'stopping';
+    countWorkers();
+    if (stopping) return;
+    // One that ran a while was not crash-looping: its successor starts at once.
+    const crashes = Date.now() - slot.startedAt > 10_000 ? 0 : slot.crashes + 1;
+    const delay = restartDelayMs(crashes);
+    logger.warn({ worker: slot.worker.id, code, signal, restart_in_ms: delay }, 'worker exited; starting another');
+    setTimeout(() => {
+      if (!stopping) void start(index, crashes);
+    }, delay).unref();
+  }
+
+  let reloads: Promise<unknown> = Promise.resolve();
+  const reload = (trigger: string) => (reloads = reloads.then(() => reloadOnce(trigger)));
+  async function reloadOnce(trigger: string): Promise<void> {
+    let nextText: string;
+    let next: GatewayConfig;
+    try {
+      nextText = readFileSync(file, 'utf8');
+      next = parseConfig(nextText, file);
+    } catch (err) {
+      metrics.countConfigReload('error');
+      const problems = err instanceof ConfigError ? err.problems : undefined;
+      logger.error({ trigger, file, problems, err: problems ? undefined : err }, `config reload failed, keeping the running config: ${(err as Error).message}`);
+      return;
+    }
+    const results = await Promise.allSettled(running().map((s) => s.link.ask({ op: 'config', text: nextText, file })));
+    const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed.length > 0) {
+      metrics.countConfigReload('error');
+      logger.error({ trigger, file, workers_failed: failed.length, err: failed[0]?.reason }, 'config reload failed on some workers');
+      return;
+    }
+    const ignored = restartOnlyChanges(live.config, next);
+    live = { config: next, text: nextText };
+    metrics.countConfigReload('ok');
+    metrics.setConfigHash(configHash(next));
+    logger.info({ trigger, file, hash: configHash(next), routes: next.routes.length }, 'config reloaded');
+    if (ignored.length > 0) logger.warn({ fields: ignored }, `config reload: ${ignored.join(', ')} changed but need a restart to take effect`);
+  }
+
+  process.on('SIGHUP', () => void reload('SIGHUP'));
+  const stopWatching = watchConfigFile(file, () => void reload('file change'), logger);
+
+  const done = new Promise<number>((resolve) => {
+    const stop = (signal: NodeJS.Signals) => {
+      if (stopping) return;
+      stopping = true;
+      stopWatching();
+      logger.info({ signal, workers: running().length, grace_ms: live.config.server.shutdownGraceMs }, 'shutting down: draining every worker');
+      for (const slot of slots) slot.link.tell({ op: 'shutdown' });
+      const cut = setTimeout(() => {
+        for (const slot of slots) if (!slot.worker.isDead()) slot.worker.kill('SIGKILL');
+      }, live.config.server.shutdownGraceMs + 2_000);
+      cut.unref();
+      const exits = slots.map((slot) => (slot.worker.isDead() ? Promise.resolve() : new Promise<void>((r) => slot.worker.once('exit', () => r()))));
+      void Promise.all(exits)
+        .then(() => Promise.all([admin?.close(), store.close(), overrides.close()]))
+        .then(() => {
+          logger.info('shutdown complete');
+          logger.flush(() => resolve(0));
+        });
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+  });
+
+  await Promise.all([store.whenReady?.(), overrides.whenReady?.()]);
+  const urls = await Promise.all(Array.from({ length: config.server.workers }, (_, i) => start(i, 0)));
+  const url = urls.find((u) => u !== undefined);
+  if (url === undefined) {
+    logger.error('no worker could start');
+    stopping = true;
+    for (const slot of slots) slot.worker.kill('SIGKILL');
+    await Promise.all([admin?.close(), store.close(), overrides.close()]);
+    return 1;
+  }
+  let adminUrl: string | undefined;
+  if (admin && config.admin) {
+    await admin.listen({ host: config.admin.host, port: config.admin.port });
+    const address = admin.server.address();
+    if (address !== null && typeof address === 'object') adminUrl = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+  }
+  logger.info({ url, workers: config.server.workers, ...(adminUrl === undefined ? {} : { admin: adminUrl }), config: config.file }, `throttlegate listening on ${url}`);
+  logger.flush();
+  return done;
+}

@@ -1,0 +1,130 @@
+import type { LimitSpec } from '../limit/algorithms/types.js';
+import type { LimitOutcome, LimitStore } from '../limit/stores/store.js';
+import type { Channel } from './channel.js';
+import {
+  TAG,
+  decodeCheck,
+  encodeOutcome,
+  isStoreMessage,
+  specContent,
+  specOf,
+  unavailable,
+  type CheckMessage,
+  type HoldsMessage,
+  type SpecDef,
+  type WireCheck,
+  type WireOutcome,
+} from './store-protocol.js';
+
+// One spec object per limit content per store, shared by every worker: MemoryStore
+// compares a limit's spec by identity first, so equal limits must arrive as the same object.
+const interned = new WeakMap<LimitStore, Map<string, LimitSpec>>();
+
+/**
+ * The primary's side of the store protocol for one worker: decides that
+ * worker's checks on the one `store` every worker shares, so limits stay
+ * exact across processes. Each request message gets one answer message.
+ *
+ * Concurrency slots handed out are kept here by lease id until the worker
+ * releases them; `close()` (the worker died, or its channel closed, which
+ * calls it too) gives back every slot it still held, so a crash loses none.
+ */
+export function serveStore(store: LimitStore, channel: Channel): { close(): void } {
+  let specs = interned.get(store);
+  if (specs === undefined) interned.set(store, (specs = new Map()));
+  const shared = specs;
+  // This worker's refs (store-protocol.ts); a worker sends one def per distinct limit, so this grows only with the config.
+  const refs = new Map<number, LimitSpec>();
+  const leases = new Map<number, () => void>();
+  let nextLease = 1;
+  let closed = false;
+
+  const define = (defs: SpecDef[] | undefined): void => {
+    for (const def of defs ?? []) {
+      const content = specContent(def);
+      let spec = shared.get(content);
+      if (spec === undefined) shared.set(content, (spec = specOf(def)));
+      refs.set(def[0], spec);
+    }
+  };
+
+  const release = (ids: readonly number[] | undefined): void => {
+    for (const id of ids ?? []) {
+      const give = leases.get(id);
+      leases.delete(id); // a second release of the same lease finds nothing
+      give?.();
+    }
+  };
+
+  // A lease outlives nothing: one decided after this worker is gone is given back at once.
+  const lease = (outcome: LimitOutcome): number => {
+    if (outcome.release === undefined) return 0;
+    if (closed) {
+      outcome.release();
+      return 0;
+    }
+    const id = nextLease++;
+    leases.set(id, outcome.release);
+    return id;
+  };
+
+  const decide = (wire: WireCheck): LimitOutcome | Promise<LimitOutcome> => {
+    const decoded = decodeCheck(wire, (ref) => refs.get(ref));
+    if (decoded === undefined) return unavailable(wire[3].length);
+    const { check, dry } = decoded;
+    try {
+      const answer = store.check(check, dry ? { dryRun: true } : undefined);
+      return answer instanceof Promise ? answer.catch(() => unavailable(check.limits.length)) : answer;
+    } catch {
+      return unavailable(check.limits.length);
+    }
+  };
+
+  const answerChecks = (m: CheckMessage): void => {
+    define(m.defs);
+    release(m.release);
+    const answers = m.checks.map(decide);
+    const reply = (outcomes: LimitOutcome[]): void => {
+      const results: WireOutcome[] = outcomes.map((o) => encodeOutcome(o, lease(o)));
+      if (!closed) channel.send({ tg: TAG, t: 'checked', id: m.id, results });
+    };
+    // The memory store answers synchronously: reply in the same turn, no promise.
+    if (answers.some((a) => a instanceof Promise)) void Promise.all(answers).then(reply);
+    else reply(answers as LimitOutcome[]);
+  };
+
+  const answerHolds = (m: HoldsMessage): void => {
+    define(m.defs);
+    const decoded = decodeCheck(m.check, (ref) => refs.get(ref));
+    const reply = (held: boolean): void => {
+      if (!closed) channel.send({ tg: TAG, t: 'held', id: m.id, held });
+    };
+    if (decoded === undefined) return reply(false);
+    try {
+      const held = store.holds(decoded.check);
+      if (held instanceof Promise) held.then(reply, () => reply(false));
+      else reply(held);
+    } catch {
+      reply(false);
+    }
+  };
+
+  const unsubscribe = channel.onMessage((message) => {
+    if (closed || !isStoreMessage(message)) return;
+    if (message.t === 'check') answerChecks(message);
+    else if (message.t === 'holds') answerHolds(message);
+    else if (message.t === 'release') release(message.release);
+  });
+
+  const close = (): void => {
+    if (closed) return;
+    closed = true;
+    unsubscribe();
+    const held = [...leases.values()];
+    leases.clear();
+    refs.clear();
+    for (const give of held) give();
+  };
+  channel.onClose(close);
+  return { close };
+}
