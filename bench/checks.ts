@@ -46,6 +46,8 @@ export function targetChecks(results: Results): string[] {
     ...bottleneckLine(results, 'f'),
     ...ratioLine(results, atLeast('g', 0.9)),
     ...PEER_CLAIMS.flatMap((c) => ratioLine(results, c)),
+    ...cpuClaim(results, 'o', 'b', 10, '(o) 2 workers: CPU per request (primary + workers) at most 10 µs above (b), one process'),
+    ...cpuClaim(results, 'p', 'c', 0, '(p) 2 workers, flood: CPU per request at most that of (c), one process'),
     ...(peerVerdicts.length === PEER_CLAIMS.length
       ? [`- ahead of @fastify/rate-limit on Redis in every scenario: **${allOf(peerVerdicts)}** ` +
           '(PASS only if all three pass; a pass means the gateway\'s slowest round beat the peer\'s fastest)']
@@ -76,6 +78,16 @@ function costLine(results: Results, x: TargetId, ref: TargetId): string[] {
   return [`  - informational: (${x}) costs ${f0(cx.median)} µs of CPU per request [${f0(cx.min)}–${f0(cx.max)}], ` +
     `(${ref}) ${f0(cr.median)} [${f0(cr.min)}–${f0(cr.max)}]: ${f0(cx.median - cr.median)} µs more, ` +
     `a CPU-bound ratio of ${(cr.median / cx.median).toFixed(2)}`];
+}
+
+/** x's median CPU per request at most ref's plus `slackUs`; PASS needs x's worst round within ref's best plus slack. */
+function cpuClaim(results: Results, x: TargetId, ref: TargetId, slackUs: number, claim: string): string[] {
+  const [xs, refs] = [results[x], results[ref]];
+  if (!xs || !refs) return [];
+  const [cx, cr] = [cpuPerRequest(xs), cpuPerRequest(refs)];
+  const verdict = cx.max <= cr.min + slackUs ? 'PASS' : cx.median <= cr.median + slackUs ? 'NOISE' : 'FAIL';
+  return [`- ${claim}: **${verdict}** ((${x}) ${f0(cx.median)} µs [${f0(cx.min)}–${f0(cx.max)}], (${ref}) ${f0(cr.median)} [${f0(cr.min)}–${f0(cr.max)}]: ` +
+    `${f0(cx.median - cr.median)} µs more)`];
 }
 
 function bottleneckLine(results: Results, id: TargetId): string[] {

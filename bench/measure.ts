@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fire, gatewayMetric, KeyCycler, type Sample } from './load.js';
 import { TARGETS, type TargetId } from './lineup.js';
-import { busyPercent, cpuSeconds, cpuTimes, rssMb, start, stop, type Started } from './procs.js';
+import { busyPercent, cpuSeconds, cpuTimes, rssMb, start, stop, treeCpuSeconds, type Started } from './procs.js';
 import { flushRedis, redisKeys } from './redis.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -22,7 +22,7 @@ export interface Measurement extends Sample {
   readonly toppedUp: number;
   /** Percent busy per CPU during the measured run (CPU 0 = target, CPU 1 = origin + autocannon + Redis when pinned). */
   readonly cpuBusy: readonly number[];
-  /** The target process's own CPU use during the measured run, percent of one core. */
+  /** The target's own CPU use during the measured run (its process and those it started: workers), percent of one core. */
   readonly targetCpu: number;
   /** redis-server's own CPU use during the measured run, percent of one core (Redis targets only). */
   readonly redisCpu: number | undefined;
@@ -58,11 +58,11 @@ export async function measure(id: TargetId, run: RunSettings): Promise<Measureme
     const rssBeforeMb = rssMb(target.pid);
     const keys = info.scenario === 'keys' ? new KeyCycler(KEY_COUNT) : undefined;
     const redisPid = redis?.pid;
-    const before = { cpu: cpuTimes(), own: cpuSeconds(target.pid), redis: redisPid ? cpuSeconds(redisPid) : 0, t: performance.now() };
+    const before = { cpu: cpuTimes(), own: treeCpuSeconds(target.pid), redis: redisPid ? cpuSeconds(redisPid) : 0, t: performance.now() };
     const sample = await fire({ port: target.port, seconds: run.seconds, connections, keys });
     const cpuBusy = busyPercent(before.cpu, cpuTimes());
     const elapsed = (performance.now() - before.t) / 1000;
-    const targetCpu = (100 * (cpuSeconds(target.pid) - before.own)) / elapsed;
+    const targetCpu = (100 * (treeCpuSeconds(target.pid) - before.own)) / elapsed;
     const redisCpu = redisPid ? (100 * (cpuSeconds(redisPid) - before.redis)) / elapsed : undefined;
     let toppedUp = 0;
     // Requests built but still in flight at the end may be unsent: a margin of one per connection.

@@ -1,6 +1,6 @@
 /** Child-process bookkeeping for the runner: CPU pinning, start-until-ready, RSS, kill everything. */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 
 export interface Started {
@@ -121,4 +121,24 @@ export function cpuSeconds(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/**
+ * cpuSeconds of a process and every process below it (a gateway with
+ * workers: the primary and its node:cluster workers), read from
+ * /proc/PID/task/TID/children. A single process is just itself.
+ */
+export function treeCpuSeconds(pid: number): number {
+  let total = cpuSeconds(pid);
+  for (const child of childPids(pid)) total += treeCpuSeconds(child);
+  return total;
+}
+
+function childPids(pid: number): number[] {
+  try {
+    return readdirSync(`/proc/${pid}/task`).flatMap((tid) =>
+      readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number));
+  } catch {
+    return []; // gone meanwhile
+  }
 }

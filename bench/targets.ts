@@ -5,7 +5,12 @@
  */
 import fastify from 'fastify';
 import httpProxy from '@fastify/http-proxy';
-import { openSync, writeSync } from 'node:fs';
+import cluster from 'node:cluster';
+import { mkdtempSync, openSync, writeFileSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runPrimary } from '../src/cluster/primary.js';
+import { runWorker } from '../src/cluster/worker.js';
 import { buildGateway, parseConfig } from '../src/index.js';
 import { batchedLines, createLogger, type LineSink } from '../src/observability/logging.js';
 import { announce, fail, portArg, portOf } from './child.js';
@@ -131,6 +136,23 @@ export function runPlanGateway(name: string): void {
   const logger = createLogger(process.env.BENCH_LOG_LEVEL ?? 'info', batchedLines(devNull()));
   buildGateway(config, { port: 0, host: '127.0.0.1', logger })
     .then((gateway) => gateway.listen().then(() => announce(portOf(gateway.server.address()))))
+    .catch(fail);
+}
+
+/**
+ * (o), (p): the gateway of (b)/(c) with `server.workers: 2`, as the CLI runs
+ * it: this script is the primary, and node:cluster runs it again as each
+ * worker (runWorker). Workers log to stdout (a pipe the bench drains) rather
+ * than /dev/null: a worker's sink is the process's stdout.
+ */
+export function runWorkersGateway(policy: BenchPolicy, name: string): void {
+  if (cluster.isWorker) return runWorker({ port: 0, host: '127.0.0.1' });
+  const originPort = portArg(name);
+  const text = gatewayYaml(originPort, policy).replace('log:\n', 'server:\n  workers: 2\n  port: 8080\nlog:\n');
+  const file = join(mkdtempSync(join(tmpdir(), 'tg-bench-')), 'config.yaml');
+  writeFileSync(file, text);
+  runPrimary(file, text, parseConfig(text, file, {}), { onListening: (url) => announce(Number(new URL(url).port)) })
+    .then((code) => process.exit(code))
     .catch(fail);
 }
 

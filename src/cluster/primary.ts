@@ -42,7 +42,12 @@ interface Slot {
  * state, which lives here. SIGTERM/SIGINT drain every worker, then exit 0.
  * Resolves to the exit code once stopped.
  */
-export async function runPrimary(file: string, text: string, config: GatewayConfig): Promise<number> {
+export interface PrimaryOptions {
+  /** Told the gateway's URL once every worker listens (the benchmark's targets announce their port with it). */
+  readonly onListening?: (url: string) => void;
+}
+
+export async function runPrimary(file: string, text: string, config: GatewayConfig, options: PrimaryOptions = {}): Promise<number> {
   const logger = createLogger(config.log.level, undefined, { role: 'primary' });
   const metrics = new GatewayMetrics(() => store.size());
   const store = createStore(config, logger, metrics.storeEvents);
@@ -186,5 +191,6 @@ export async function runPrimary(file: string, text: string, config: GatewayConf
   }
   logger.info({ url, workers: config.server.workers, ...(adminUrl === undefined ? {} : { admin: adminUrl }), config: config.file }, `throttlegate listening on ${url}`);
   logger.flush();
+  options.onListening?.(url);
   return done;
 }
