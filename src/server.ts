@@ -11,6 +11,7 @@ import { buildConfigApp, type Shared } from './gateway/app.js';
 import { Listener } from './gateway/listener.js';
 import { configHash, restartOnlyChanges } from './gateway/reload.js';
 import { buildAdminApp } from './admin/app.js';
+import { storeReadiness } from './observability/endpoints.js';
 import type { FastifyInstance as AdminApp } from 'fastify';
 
 export interface GatewayOptions {
@@ -78,11 +79,7 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
     metrics,
     store,
     overrides,
-    readiness: () => {
-      if (closing) return { ready: false, reason: 'shutting_down' };
-      const health = store.health();
-      return health === 'down' ? { ready: false, reason: 'store_unavailable' } : { ready: true, store: health };
-    },
+    readiness: storeReadiness(store, () => closing),
   };
   const listener = new Listener(await buildConfigApp(config, shared), config.server);
   metrics.setConfigHash(configHash(config));
@@ -152,7 +149,8 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
   };
 }
 
-function urlOf(address: ReturnType<Server['address']>): string {
+/** `http://host:port` of a listening server (IPv6 in brackets). */
+export function urlOf(address: ReturnType<Server['address']>): string {
   if (address === null || typeof address === 'string') throw new Error('listener has no TCP address');
   const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return `http://${shown}:${address.port}`;

@@ -54,6 +54,8 @@ export class ControlLink<Out, In> {
     channel.onMessage((message) => {
       if (!isEnvelope(message)) return;
       if (message.ack) return this.#answered(message);
+      // seq 0: told, not asked (tell()); no one waits for the answer.
+      if (message.seq === 0) return void Promise.resolve().then(() => serve(message.body as In)).catch(() => {});
       Promise.resolve()
         .then(() => serve(message.body as In))
         .then(
@@ -77,7 +79,7 @@ export class ControlLink<Out, In> {
     });
   }
 
-  /** Sends without waiting for the answer (an answer that comes is dropped). */
+  /** Sends without waiting for an answer; the peer sends none. */
   tell(request: Out): void {
     if (!this.#closed) this.#channel.send({ tg: 'ctl', seq: 0, body: request });
   }

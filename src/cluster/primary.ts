@@ -2,16 +2,17 @@ import cluster, { type Worker } from 'node:cluster';
 import { readFileSync } from 'node:fs';
 import { Gauge } from 'prom-client';
 import { parseConfig } from '../config/load.js';
-import { ConfigError } from '../config/problems.js';
 import type { GatewayConfig } from '../config/types.js';
 import { buildAdminApp } from '../admin/app.js';
 import { watchConfigFile } from '../gateway/config-watch.js';
-import { configHash, restartOnlyChanges } from '../gateway/reload.js';
+import { configHash, createReloader, restartOnlyChanges } from '../gateway/reload.js';
 import { createStore } from '../limit/stores/create.js';
 import type { Overrides } from '../limit/overrides.js';
 import { RedisOverrides } from '../limit/redis-overrides.js';
 import { createLogger } from '../observability/logging.js';
 import { GatewayMetrics } from '../observability/metrics.js';
+import { storeReadiness } from '../observability/endpoints.js';
+import { urlOf } from '../server.js';
 import { workerChannel } from './channel.js';
 import { ControlLink, type ControlRequest, type WorkerRequest } from './control.js';
 import { sumMetrics } from './metrics.js';
@@ -66,16 +67,10 @@ export async function runPrimary(file: string, text: string, config: GatewayConf
   };
   metrics.render = () => sumMetrics(metrics.registry, running().map((s) => s.link.ask({ op: 'metrics' })));
   metrics.setConfigHash(configHash(config));
-  const readiness = () => {
-    if (stopping) return { ready: false as const, reason: 'shutting_down' };
-    const health = store.health();
-    return health === 'down' ? { ready: false as const, reason: 'store_unavailable' } : { ready: true as const, store: health };
-  };
+  const readiness = storeReadiness(store, () => stopping);
   const admin = config.admin ? await buildAdminApp({ config: () => live.config, store, overrides, logger, metrics, readiness }) : undefined;
 
-  const hellos = new Map<Worker, () => void>();
-  function serveWorker(this: Worker, request: WorkerRequest): unknown {
-    if (request.op === 'hello') hellos.get(this)?.();
+  function serveWorker(request: WorkerRequest): unknown {
     if (request.op === 'metrics-text') return metrics.render();
     if (request.op === 'labels') for (const [label, key] of request.entries) overrides.recent.remember(label, key);
     return true;
@@ -84,14 +79,15 @@ export async function runPrimary(file: string, text: string, config: GatewayConf
   async function start(index: number, crashes: number): Promise<string | undefined> {
     const worker = cluster.fork();
     const channel = workerChannel(worker);
-    const hello = new Promise<void>((resolve) => hellos.set(worker, resolve));
-    const slot: Slot = { worker, link: new ControlLink(channel, (request: WorkerRequest) => serveWorker.call(worker, request)), store: local ? serveStore(store, channel) : undefined, state: 'starting', startedAt: Date.now(), crashes };
+    let helloed: () => void = () => {};
+    const hello = new Promise<void>((resolve) => (helloed = resolve));
+    const link: Link = new ControlLink(channel, (request: WorkerRequest) => (request.op === 'hello' ? helloed() : serveWorker(request)));
+    const slot: Slot = { worker, link, store: local ? serveStore(store, channel) : undefined, state: 'starting', startedAt: Date.now(), crashes };
     slots[index] = slot;
     countWorkers();
     worker.once('exit', (code, signal) => exited(index, slot, code, signal));
     try {
       await Promise.race([hello, new Promise((_, reject) => worker.once('exit', () => reject(new Error('worker exited before it was ready'))))]);
-      hellos.delete(worker);
       if (overrides instanceof PrimaryOverrides) await slot.link.ask({ op: 'overrides', entries: overrides.snapshot(), replace: true });
       const url = await slot.link.ask<string>({ op: 'config', text: live.text, file });
       if (slot.state === 'starting') slot.state = 'running';
@@ -118,34 +114,29 @@ export async function runPrimary(file: string, text: string, config: GatewayConf
     }, delay).unref();
   }
 
-  let reloads: Promise<unknown> = Promise.resolve();
-  const reload = (trigger: string) => (reloads = reloads.then(() => reloadOnce(trigger)));
-  async function reloadOnce(trigger: string): Promise<void> {
-    let nextText: string;
-    let next: GatewayConfig;
-    try {
-      nextText = readFileSync(file, 'utf8');
-      next = parseConfig(nextText, file);
-    } catch (err) {
-      metrics.countConfigReload('error');
-      const problems = err instanceof ConfigError ? err.problems : undefined;
-      logger.error({ trigger, file, problems, err: problems ? undefined : err }, `config reload failed, keeping the running config: ${(err as Error).message}`);
-      return;
-    }
-    const results = await Promise.allSettled(running().map((s) => s.link.ask({ op: 'config', text: nextText, file })));
-    const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed.length > 0) {
-      metrics.countConfigReload('error');
-      logger.error({ trigger, file, workers_failed: failed.length, err: failed[0]?.reason }, 'config reload failed on some workers');
-      return;
-    }
-    const ignored = restartOnlyChanges(live.config, next);
-    live = { config: next, text: nextText };
-    metrics.countConfigReload('ok');
-    metrics.setConfigHash(configHash(next));
-    logger.info({ trigger, file, hash: configHash(next), routes: next.routes.length }, 'config reloaded');
-    if (ignored.length > 0) logger.warn({ fields: ignored }, `config reload: ${ignored.join(', ')} changed but need a restart to take effect`);
-  }
+  // Each reload sends workers the text it validated: the loader keeps it for reload(), which follows it in
+  // createReloader's queue, so the two always belong to the same read.
+  let loadedText = text;
+  const load = (path: string, env: NodeJS.ProcessEnv): GatewayConfig => {
+    loadedText = readFileSync(path, 'utf8');
+    return parseConfig(loadedText, path, env);
+  };
+  const workersConfig = {
+    get config() {
+      return live.config;
+    },
+    async reload(next: GatewayConfig): Promise<{ ignored: string[] }> {
+      const nextText = loadedText;
+      const results = await Promise.allSettled(running().map((s) => s.link.ask({ op: 'config', text: nextText, file })));
+      const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed.length > 0) throw new Error(`${failed.length} worker(s) refused the config: ${(failed[0]?.reason as Error).message}`);
+      const ignored = restartOnlyChanges(live.config, next);
+      live = { config: next, text: nextText };
+      metrics.setConfigHash(configHash(next));
+      return { ignored };
+    },
+  };
+  const reload = createReloader(file, workersConfig, logger, metrics, process.env, load);
 
   process.on('SIGHUP', () => void reload('SIGHUP'));
   const stopWatching = watchConfigFile(file, () => void reload('file change'), logger);
@@ -186,8 +177,7 @@ export async function runPrimary(file: string, text: string, config: GatewayConf
   let adminUrl: string | undefined;
   if (admin && config.admin) {
     await admin.listen({ host: config.admin.host, port: config.admin.port });
-    const address = admin.server.address();
-    if (address !== null && typeof address === 'object') adminUrl = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+    adminUrl = urlOf(admin.server.address());
   }
   logger.info({ url, workers: config.server.workers, ...(adminUrl === undefined ? {} : { admin: adminUrl }), config: config.file }, `throttlegate listening on ${url}`);
   logger.flush();

@@ -35,12 +35,20 @@ export interface Reloadable {
  * error (file, field paths) is logged and counted. Reloads run one at a time,
  * in order, so two quick edits cannot race.
  */
-export function createReloader(file: string, gateway: Reloadable, logger: Logger, metrics: GatewayMetrics, env: NodeJS.ProcessEnv = process.env) {
+export function createReloader(
+  file: string,
+  gateway: Reloadable,
+  logger: Logger,
+  metrics: GatewayMetrics,
+  env: NodeJS.ProcessEnv = process.env,
+  // The primary of a gateway with workers reads the text itself, to send what it validated (cluster/primary.ts).
+  load: (file: string, env: NodeJS.ProcessEnv) => GatewayConfig = loadConfig,
+) {
   let queue: Promise<unknown> = Promise.resolve();
   const reloadOnce = async (trigger: string): Promise<boolean> => {
     let next: GatewayConfig;
     try {
-      next = loadConfig(file, env);
+      next = load(file, env);
     } catch (err) {
       metrics.countConfigReload('error');
       if (err instanceof ConfigError) {

@@ -53,7 +53,7 @@ export function addLimitHeaders<T extends HeaderFields>(out: T, d: LimitDecision
 
 /** The same headers on a Fastify reply (the admin API's `/v1/check`, the gateway's own error answers). */
 export function writeLimitHeaders(reply: { headers(values: HeaderFields): unknown }, d: LimitDecision): void {
-  if (d.headline !== -1 && d.reason !== 'store_unavailable') reply.headers(addLimitHeaders({}, d));
+  reply.headers(addLimitHeaders({}, d));
 }
 
 /** The parts of the headers that depend on config alone, rendered once per limit set and limit. */

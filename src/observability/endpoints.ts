@@ -1,8 +1,18 @@
 import type { FastifyInstance } from 'fastify';
 import type { GatewayMetrics } from './metrics.js';
+import type { StoreHealth } from '../limit/stores/store.js';
 
 /** Whether the gateway can serve now; `store` says if limits come from the configured store or a fallback. */
 export type ReadinessProbe = () => { ready: true; store: 'ok' | 'degraded' } | { ready: false; reason: string };
+
+/** The gateway's readiness: not while shutting down, nor while its store is down (on_error: closed). */
+export function storeReadiness(store: { health(): StoreHealth }, shuttingDown: () => boolean): ReadinessProbe {
+  return () => {
+    if (shuttingDown()) return { ready: false, reason: 'shutting_down' };
+    const health = store.health();
+    return health === 'down' ? { ready: false, reason: 'store_unavailable' } : { ready: true, store: health };
+  };
+}
 
 /** What /health and /ready answer. */
 export type ProbeBody = { status: 'ok' } | { status: 'ready'; store: 'ok' | 'degraded' } | { status: 'not_ready'; reason: string };

@@ -23,7 +23,7 @@ const kTarget = Symbol('throttlegate.target');
 type Res = ServerResponse & { [kForward]?: Forward | undefined };
 type Raw = FastifyRequest['raw'] & { [kTarget]?: Target };
 
-/** Hands the target the proxy's preHandler chose to the forwarder (and to the plugin's ws getUpstream). */
+/** Keeps the target the proxy's preHandler chose on the request: the access line names it, the WebSocket handler dials it. */
 export function holdTarget(request: FastifyRequest, target: Target): void {
   (request.raw as Raw)[kTarget] = target;
   request.gateway.target = target.config.url;
@@ -34,18 +34,17 @@ export function heldTarget(request: FastifyRequest): Target | undefined {
 }
 
 /**
- * The @fastify/http-proxy `handler` of one route: the plugin has mapped the
- * path (`dest`: the route's rewrite, checked against traversal), the
- * preHandler has chosen the target. The reply is hijacked and one Forward
- * object carries the request to undici's dispatcher and the response into
- * `reply.raw` (see Forward).
+ * Forwards one request of a route, called by the route's proxy preHandler
+ * with the target it chose and `dest`, the path to send (the route's rewrite
+ * of the canonical path, upstream.ts forwardedPath). The reply is hijacked
+ * and one Forward object carries the request to undici's dispatcher and the
+ * response into `reply.raw` (see Forward).
  */
 export function createForwarder(shared: RouteForwarding) {
-  return function forward(request: FastifyRequest, reply: FastifyReply, dest: string): void {
+  return function forward(request: FastifyRequest, reply: FastifyReply, target: Target, dest: string): void {
     reply.hijack();
-    const target = heldTarget(request);
     // A client gone already (while it waited in a limit queue, say) gets no upstream request at all.
-    if (target === undefined || reply.raw.destroyed) return;
+    if (reply.raw.destroyed) return;
     new Forward(shared, request, reply, target, dest).send();
   };
 }

@@ -74,8 +74,7 @@ export async function registerUpstream(app: FastifyInstance, route: RouteConfig,
       // The plugin still registers reply-from; nothing calls reply.from, so it gets a dispatcher that opens nothing.
       undici: UNUSED_DISPATCHER as never,
       // Reached by WebSocket handshakes only (the preHandler forwards every other request), which are tunnelled.
-      handler: (request: FastifyRequest, reply: FastifyReply, dest: string) =>
-        isUpgrade(request.raw) ? openTunnel(request, reply, heldTarget(request) as Target, dest, tunnel) : forward(request, reply, dest),
+      handler: (request: FastifyRequest, reply: FastifyReply, dest: string) => openTunnel(request, reply, heldTarget(request) as Target, dest, tunnel),
       preHandler: (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
         const target = pool.choose();
         if (target === undefined) return sendGatewayError(reply, 'TG_ERR_UPSTREAM_UNAVAILABLE');
@@ -84,7 +83,7 @@ export async function registerUpstream(app: FastifyInstance, route: RouteConfig,
         if (isUpgrade(request.raw)) return done();
         // Forwarded from here: the plugin's handler would map the same path again from the mount URL, parsing it
         // into three URL objects to check for a `..` escape the canonical path (routing/normalise.ts) cannot hold.
-        forward(request, reply, forwardedPath(rewritePrefix, route, request.gateway.path));
+        forward(request, reply, target, forwardedPath(rewritePrefix, route, request.gateway.path));
       },
     });
   });
