@@ -151,6 +151,8 @@ export function runWorkersGateway(policy: BenchPolicy, name: string): void {
   const text = gatewayYaml(originPort, policy).replace('log:\n', 'server:\n  workers: 2\n  port: 8080\nlog:\n');
   const file = join(mkdtempSync(join(tmpdir(), 'tg-bench-')), 'config.yaml');
   writeFileSync(file, text);
+  // The workers' lines go where (b)'s and (c)'s go, /dev/null, so the rows compare processes, not log sinks.
+  cluster.setupPrimary({ stdio: ['ignore', openSync('/dev/null', 'w'), 'inherit', 'ipc'] });
   runPrimary(file, text, parseConfig(text, file, {}), { onListening: (url) => announce(Number(new URL(url).port)) })
     .then((code) => process.exit(code))
     .catch(fail);

@@ -2,7 +2,7 @@ import cluster from 'node:cluster';
 import { parseConfig } from '../config/load.js';
 import type { GatewayConfig } from '../config/types.js';
 import { closeOnSignals } from '../lifecycle.js';
-import { ATOMIC_PIPE_WRITE, batchedLines, createLogger, type Logger } from '../observability/logging.js';
+import { batchedLines, createLogger, sharedStdoutBatching, type Logger } from '../observability/logging.js';
 import { buildGateway, type Gateway } from '../server.js';
 import { processChannel } from './channel.js';
 import { ControlLink, type ControlRequest, type WorkerRequest } from './control.js';
@@ -59,8 +59,9 @@ export function runWorker(flags: WorkerFlags): void {
   });
 
   async function start(config: GatewayConfig): Promise<string> {
-    // Whole batches of at most PIPE_BUF bytes (2 bytes a character at worst for log lines), so workers sharing stdout never tear a line.
-    logger = createLogger(config.log.level, batchedLines(process.stdout, ATOMIC_PIPE_WRITE / 2), { worker: id });
+    // Workers share stdout: on a pipe, whole batches of at most PIPE_BUF bytes, so no line is ever torn.
+    const batching = sharedStdoutBatching();
+    logger = createLogger(config.log.level, batchedLines(process.stdout, batching.chars, batching.atomicBytes), { worker: id });
     const memory = config.store.type === 'memory';
     gateway = await buildGateway(config, {
       logger,
