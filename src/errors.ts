@@ -15,7 +15,7 @@ export const ERRORS = {
   TG_ERR_REQUEST_METHOD_NOT_ALLOWED: { status: 405, error: 'method_not_allowed', message: 'method is not proxied' },
   TG_ERR_ROUTE_NOT_FOUND: { status: 404, error: 'not_found', message: 'no route matches the request path' },
   TG_ERR_INVALID_API_KEY: { status: 401, error: 'invalid_api_key', message: 'this route needs a valid API key' },
-  TG_ERR_ACCESS_DENIED: { status: 403, error: 'forbidden', message: 'the client is on a deny list' },
+  TG_ERR_ACCESS_DENIED: { status: 403, error: 'forbidden', message: "the client is denied: a deny list, an operator's block, or adaptive protection's blocked band" },
   TG_ERR_LIMIT_EXCEEDED: { status: 429, error: 'rate_limited', message: 'rate limit exceeded' },
   TG_ERR_LIMIT_STORE_UNAVAILABLE: { status: 503, error: 'limiter_unavailable', message: 'rate-limit store unavailable (on_error: closed)' },
   TG_ERR_UPSTREAM_UNREACHABLE: { status: 502, error: 'bad_gateway', message: 'upstream refused or reset the connection' },

@@ -4,6 +4,8 @@ import type { ErrorCode } from './errors.js';
 import type { AdmissionRefusal } from './routing/admission.js';
 import type { LimitDecision } from './limit/decision.js';
 import type { ClientIdentity } from './limit/keys.js';
+import type { LimitSet } from './config/types.js';
+import type { Assessment } from './adaptive/engine.js';
 
 const kUpgrade = Symbol('throttlegate.upgrade');
 type Marked = IncomingMessage & { [kUpgrade]?: Buffer };
@@ -25,6 +27,9 @@ export function isUpgrade(req: IncomingMessage): boolean {
 export function upgradeHead(req: IncomingMessage): Buffer | undefined {
   return (req as Marked)[kUpgrade];
 }
+
+/** What adaptive protection did to a request (enforce) or would have done (shadow). */
+export type RiskAction = 'limited' | 'blocked' | 'would_limit' | 'would_block';
 
 /**
  * What the gateway learns about one request as it moves through the hooks,
@@ -52,8 +57,16 @@ export interface RequestState {
   query: string;
   client: ClientIdentity | undefined;
   /** Settled before any limit: refused by deny (403) or require_api_key (401), or let past every limit by allow. */
-  gate: 'denied' | 'blocked' | 'invalid_api_key' | 'bypassed' | undefined;
+  gate: 'denied' | 'blocked' | 'invalid_api_key' | 'bypassed' | 'risk_blocked' | undefined;
   decision: LimitDecision | undefined;
+  /** The limits this request was held to (a risk band's factor applied), once chosen. */
+  limitSet: LimitSet | undefined;
+  /** Adaptive protection's view of the client when the request arrived; undefined when off or not assessed. */
+  risk: Assessment | undefined;
+  /** The limit set is the client's own multiplied by its band's factor (enforce mode). */
+  riskScaled: boolean;
+  /** What adaptive protection did to this request, or in shadow mode would have done. */
+  riskAction: RiskAction | undefined;
   /** How long on_limit held the request before it passed. */
   delayedMs: number | undefined;
   /** Set when the upstream failed: the `reason` label and the error. */

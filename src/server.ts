@@ -8,6 +8,7 @@ import { RedisOverrides } from './limit/redis-overrides.js';
 import { GatewayMetrics } from './observability/metrics.js';
 import { createLogger, type Logger } from './observability/logging.js';
 import { buildConfigApp, type Shared } from './gateway/app.js';
+import { AdaptiveHolder } from './adaptive/holder.js';
 import { Listener } from './gateway/listener.js';
 import { configHash, restartOnlyChanges } from './gateway/reload.js';
 import { buildAdminApp } from './admin/app.js';
@@ -80,6 +81,7 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
     store,
     overrides,
     readiness: storeReadiness(store, () => closing),
+    adaptive: new AdaptiveHolder(metrics.registry),
   };
   const listener = new Listener(await buildConfigApp(config, shared), config.server);
   metrics.setConfigHash(configHash(config));

@@ -4,6 +4,7 @@ import type { LimitSpec } from '../limit/algorithms/types.js';
 import type { JwtAlgorithm, JwtVerifierConfig } from '../limit/jwt.js';
 import { parseDuration } from './duration.js';
 import { buildLimitSets, buildLimits, buildPolicy, mergeAccess, parseAccessList, parseKeySource, POLICY_DEFAULTS, type RawLimit, type RawRateLimit } from './policies.js';
+import { buildAdaptive, type RawAdaptive } from '../adaptive/config.js';
 
 /** Methods a route proxies (all of them unless it lists `methods:`); any other method is answered 405. */
 export const PROXIED_METHODS = ['DELETE', 'GET', 'HEAD', 'PATCH', 'POST', 'PUT', 'OPTIONS'] as const;
@@ -61,6 +62,7 @@ interface RawRoute {
   rate_limit?: RawRateLimit | false;
   cost?: number;
   require_api_key?: boolean;
+  adaptive?: boolean;
   allow?: string[];
   deny?: string[];
 }
@@ -86,6 +88,7 @@ export interface RawConfig {
   /** api_keys_file's entries are appended here by load.ts. */
   api_keys?: RawApiKey[];
   api_keys_file?: string;
+  adaptive?: RawAdaptive;
   /** load.ts has read public_key_file into public_key. */
   jwt?: { algorithm: JwtAlgorithm; secret?: string; public_key?: string; public_key_file?: string; issuer?: string; audience?: string; clock_tolerance?: string };
   allow?: string[];
@@ -135,6 +138,7 @@ export function resolveConfig(raw: RawConfig, file: string, env: NodeJS.ProcessE
     apiKeys,
     plans,
     jwt: raw.jwt ? buildJwt(raw.jwt) : null,
+    adaptive: buildAdaptive(raw.adaptive),
     admin: raw.admin
       ? {
           host: raw.admin.host ?? DEFAULTS.admin.host,
@@ -209,6 +213,7 @@ function buildRoute(r: RawRoute, index: number, context: RouteContext): RouteCon
     },
     cost: r.cost ?? DEFAULTS.route.cost,
     requireApiKey: r.require_api_key ?? false,
+    adaptive: r.adaptive ?? true,
     access: mergeAccess(context.access, r, context.keyIds),
   };
 }

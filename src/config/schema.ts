@@ -1,6 +1,7 @@
 import { DURATION_PATTERN } from './duration.js';
 import { BALANCE_KINDS, PROXIED_METHODS } from './defaults.js';
 import { ALGORITHM_NAMES } from '../limit/algorithms/types.js';
+import { adaptiveSchema } from '../adaptive/config.js';
 
 /**
  * JSON Schema of configs/config.yaml. Every object is closed
@@ -189,6 +190,7 @@ export const configSchema = {
     ),
     allow: accessList,
     deny: accessList,
+    adaptive: adaptiveSchema,
     admin: closed({
       host: { type: 'string', minLength: 1 },
       port: { type: 'integer', minimum: 0, maximum: 65535 },
@@ -223,6 +225,8 @@ export const configSchema = {
           },
           cost: { type: 'integer', minimum: 1, maximum: 1_000_000 },
           require_api_key: { type: 'boolean' },
+          // false: risk scores never touch this route (adaptive:, when on, applies to every other route).
+          adaptive: { type: 'boolean' },
           allow: accessList,
           deny: accessList,
         },

@@ -2,6 +2,7 @@
 
 import type { LimitSpec } from '../limit/algorithms/types.js';
 import type { JwtVerifierConfig } from '../limit/jwt.js';
+import type { AdaptiveConfig } from '../adaptive/config.js';
 
 /** Where a client's identity is read from (`key:` list), tried in order. */
 export type KeySource =
@@ -120,6 +121,8 @@ export interface RouteConfig {
   readonly cost: number;
   /** A request without a known API key or a verified JWT is refused 401. */
   readonly requireApiKey: boolean;
+  /** `adaptive: false` on the route: risk scores never touch it. */
+  readonly adaptive: boolean;
   /** The gateway's allow/deny lists followed by the route's own. */
   readonly access: AccessRules;
 }
@@ -187,4 +190,6 @@ export interface GatewayConfig {
   readonly admin: AdminConfig | null;
   /** How `jwt:` key sources verify tokens; null when none is configured. */
   readonly jwt: JwtVerifierConfig | null;
+  /** Adaptive protection (risk scores moving client limits); null when the `adaptive:` block is absent. */
+  readonly adaptive: AdaptiveConfig | null;
 }

@@ -2,6 +2,7 @@ import { Ajv, type ErrorObject } from 'ajv';
 import { apiKeySchema, configSchema } from './schema.js';
 import type { ConfigProblem } from './problems.js';
 import { upstreamPathOf } from './defaults.js';
+import { checkAdaptive } from '../adaptive/config.js';
 
 const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
 const validateSchema = ajv.compile(configSchema);
@@ -19,6 +20,7 @@ export function validateConfig(doc: unknown): ConfigProblem[] {
   // Checked even when the schema failed, so one run reports everything.
   const routes = (doc as { routes?: unknown }).routes;
   if (Array.isArray(routes)) problems.push(...checkRoutes(routes));
+  problems.push(...checkAdaptive((doc as { adaptive?: unknown }).adaptive));
   return problems;
 }
 

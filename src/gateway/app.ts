@@ -19,6 +19,8 @@ import { createAccessLog } from '../observability/access-log.js';
 import { registerEndpoints, type ReadinessProbe } from '../observability/endpoints.js';
 import { frameworkErrorCode, sendGatewayError } from '../respond.js';
 import '../request-state.js';
+import type { AdaptiveHolder } from '../adaptive/holder.js';
+import { createRiskObserver } from '../adaptive/observe.js';
 
 /** What every config generation shares: they outlive a reload. */
 export interface Shared {
@@ -27,6 +29,8 @@ export interface Shared {
   readonly store: LimitStore;
   readonly overrides: Overrides;
   readonly readiness: ReadinessProbe;
+  /** Adaptive protection's engine, kept across reloads (each config says whether it is on). */
+  readonly adaptive: AdaptiveHolder;
 }
 
 /** The Fastify app serving one config: its route table, hooks and upstream pools. */
@@ -85,6 +89,8 @@ export async function buildConfigApp(config: GatewayConfig, shared: Shared, prev
   });
 
   const accessLog = createAccessLog(logger, metrics);
+  const adaptive = shared.adaptive.engineFor(config.adaptive);
+  const adaptiveMetrics = shared.adaptive.metrics;
   app.decorateRequest('gateway', null as never);
   const limit = createLimitHook({
     store,
@@ -92,10 +98,12 @@ export async function buildConfigApp(config: GatewayConfig, shared: Shared, prev
     jwt: config.jwt ? createJwtVerifier(config.jwt) : null,
     clock: monotonicClock,
     overrides: shared.overrides,
+    adaptive,
     events: {
       onLimited: (route, plan) => metrics.countRateLimited(route, plan),
       onShadowLimited: (route, limit) => metrics.countShadowLimited(route, limit),
       onDelayed: (route) => metrics.countDelayed(route),
+      onAdaptive: (route, band, action) => adaptiveMetrics?.count(route, band, action),
     },
   });
   app.addHook('onRequest', (request, reply, done) => {
@@ -105,6 +113,8 @@ export async function buildConfigApp(config: GatewayConfig, shared: Shared, prev
     limit(request, reply, done);
   });
   app.addHook('onResponse', accessLog.onResponse);
+  // Every finished request feeds its client's features (when adaptive: is on).
+  if (adaptive !== null) app.addHook('onResponse', createRiskObserver(adaptive, monotonicClock));
 
   app.setNotFoundHandler((_request, reply) => sendGatewayError(reply, 'TG_ERR_ROUTE_NOT_FOUND'));
   app.setErrorHandler((error: FastifyError, request, reply) => {

@@ -11,12 +11,17 @@ import { DelayQueues } from './queue.js';
 import type { Overrides } from './overrides.js';
 import { checkOf, limitSetFor, waitOf } from './sets.js';
 import { sendGatewayError } from '../respond.js';
+import type { AdaptiveEngine, Assessment } from '../adaptive/engine.js';
+import type { RequestState, RiskAction } from '../request-state.js';
+import { scaledSet } from '../adaptive/scaled-set.js';
 
 /** What the limit step reports to metrics. `plan` is a configured plan name or `anonymous`: bounded. */
 export interface LimitEvents {
   onLimited(route: string, plan: string): void;
   onShadowLimited(route: string, limit: string): void;
   onDelayed(route: string): void;
+  /** Adaptive protection acted (limited, blocked) or, in shadow, would have (would_limit, would_block). */
+  onAdaptive(route: string, band: string, action: RiskAction): void;
 }
 
 export interface LimitContext {
@@ -27,6 +32,8 @@ export interface LimitContext {
   readonly events: LimitEvents;
   /** Per-client overrides set through the admin API. */
   readonly overrides: Overrides;
+  /** Risk scores moving each client's own limits (adaptive:); null when off. */
+  readonly adaptive: AdaptiveEngine | null;
 }
 
 /**
@@ -62,8 +69,23 @@ export function createLimitHook(context: LimitContext) {
       if (gate === 'bypassed') return done();
       return sendGatewayError(reply, gate === 'invalid_api_key' ? 'TG_ERR_INVALID_API_KEY' : 'TG_ERR_ACCESS_DENIED');
     }
+    // An operator's override wins over the score: a client with one is not assessed.
+    const adaptive = context.adaptive;
+    const risk = adaptive !== null && route.adaptive && override === undefined ? adaptive.assess(client.key, context.clock(), request.method, request.headers, state.clientIp) : undefined;
+    state.risk = risk;
+    const enforce = risk !== undefined && (adaptive as AdaptiveEngine).config.mode === 'enforce';
+    if (risk?.band === 'blocked') {
+      act(state, route, 'blocked', enforce ? 'blocked' : 'would_block');
+      if (enforce) {
+        state.gate = 'risk_blocked';
+        return sendGatewayError(reply, 'TG_ERR_ACCESS_DENIED');
+      }
+    }
     if (policy === null || route.limitSets === null) return done();
-    const set = limitSetFor(route.limitSets, client, override);
+    const own = limitSetFor(route.limitSets, client, override);
+    const set = enforce && risk.band !== 'blocked' ? scaledSet(own, risk.limitFactor) : own;
+    state.limitSet = set;
+    state.riskScaled = set !== own;
     const check = checkOf(set, client, route);
     const outcome = store.check(check);
     // A synchronous store (memory) answers here: no closure, no promise on that path.
@@ -115,9 +137,37 @@ export function createLimitHook(context: LimitContext) {
       return sendGatewayError(reply, 'TG_ERR_LIMIT_STORE_UNAVAILABLE');
     }
     if (decision.shadowLimited) countShadow(route, decision);
+    const risk = state.risk;
+    if (risk !== undefined && risk.limitFactor < 1 && risk.band !== 'blocked' && outcome.reason === undefined) {
+      // Refused by limits its band cut: adaptive protection acted. In shadow, asked what the cut limits would say.
+      if (state.riskScaled && !decision.allowed) act(state, route, risk.band, 'limited');
+      else if (!state.riskScaled && decision.allowed) wouldLimit(request, set, risk.limitFactor);
+    }
     if (decision.allowed) return done();
     events.onLimited(route.path, set.plan ?? 'anonymous');
     sendGatewayError(reply, 'TG_ERR_LIMIT_EXCEEDED', { retry_after: decision.retryAfterSeconds });
+  }
+
+  function act(state: RequestState, route: RouteConfig, band: string, action: RiskAction): void {
+    state.riskAction = action;
+    events.onAdaptive(route.path, band, action);
+  }
+
+  /**
+   * Shadow mode: would the band's cut limits have refused this request? A dry
+   * run, so nothing is consumed twice. The client's state is the one its
+   * uncut limits left, so this is the answer enforce would give from here.
+   */
+  function wouldLimit(request: FastifyRequest, set: LimitSet, factor: number): void {
+    const state = request.gateway;
+    const route = state.route as RouteConfig;
+    const risk = state.risk as Assessment;
+    const answer = store.check(checkOf(scaledSet(set, factor), state.client as ClientIdentity, route), { dryRun: true });
+    const judge = (o: LimitOutcome): void => {
+      if (!o.allowed && o.reason === undefined) act(state, route, risk.band, 'would_limit');
+    };
+    if (answer instanceof Promise) answer.then(judge, () => {});
+    else judge(answer);
   }
 
   function countShadow(route: RouteConfig, decision: LimitDecision): void {

@@ -22,6 +22,11 @@ interface AccessFields {
   status: number;
   duration_ms: number;
   upstream: string | undefined;
+  /** Adaptive protection: the client's score and band when assessed, the reason code of a band that acts, what it did. */
+  risk: number | undefined;
+  band: string | undefined;
+  risk_reason: string | undefined;
+  risk_action: string | undefined;
 }
 
 const kLogged = Symbol('throttlegate.logged');
@@ -66,6 +71,10 @@ export function createAccessLog(logger: Logger, metrics: GatewayMetrics) {
       duration_ms: Math.round(ms * 1000) / 1000,
       // The target that served (or was tried); refused before a choice: a single-target route's URL, none for a pool.
       upstream: state?.target ?? (route?.upstream.targets.length === 1 ? route.upstreamOrigin : undefined),
+      risk: state?.risk?.score,
+      band: state?.risk?.band,
+      risk_reason: state?.risk?.reason,
+      risk_action: state?.riskAction,
     };
     if (level === 'info') return writeLine(fields);
     logger[level]({ ...fields, upstream_error: failure?.reason, err: internal }, 'request');
@@ -95,9 +104,14 @@ export function createAccessLog(logger: Logger, metrics: GatewayMetrics) {
     stream.write(
       `${prefix}${Date.now()}${bound},"reqId":"${f.reqId}","method":"${f.method}","path":${JSON.stringify(f.path)}` +
         `${routeFragment(f.route, f.upstream)},"client":${JSON.stringify(f.client)}${f.key_id === undefined ? '' : identityFragment(f.key_id, f.plan)}` +
-        `,"decision":"${f.decision}"${f.delayed_ms === undefined ? '' : `,"delayed_ms":${f.delayed_ms}`},"status":${f.status}` +
+        `,"decision":"${f.decision}"${f.delayed_ms === undefined ? '' : `,"delayed_ms":${f.delayed_ms}`}${f.risk === undefined ? '' : riskFragment(f)},"status":${f.status}` +
         `,"duration_ms":${f.duration_ms},"msg":"request"}\n`,
     );
+  }
+
+  // Band names, reason codes and actions are the gateway's own tokens: no escaping needed.
+  function riskFragment(f: AccessFields): string {
+    return `,"risk":${f.risk},"band":"${f.band}"${f.risk_reason === undefined ? '' : `,"risk_reason":"${f.risk_reason}"`}${f.risk_action === undefined ? '' : `,"risk_action":"${f.risk_action}"`}`;
   }
 
   // Key ids and plan names come from config (ids match KEY_ID in schema.ts), so JSON.stringify once per pair is enough.

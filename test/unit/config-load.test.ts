@@ -72,6 +72,17 @@ const cases: [string, RegExp[]][] = [
   ['bad-alias-bomb.yaml', [/more than 10000 nodes|alias/i]],
   ['bad-route-limit-no-default.yaml', [/^routes\[0\]\.rate_limit\.requests_per_second: is required when there is no top-level rate_limit/]],
   [
+    'bad-adaptive.yaml',
+    [
+      /^adaptive\.mode: must be one of/,
+      /^adaptive\.bands\.normal\.below: must be above adaptive\.bands\.trusted\.below \(50\): bands must be increasing$/,
+      /^adaptive\.bands\.normal\.limit_factor: must be > 0$/,
+      /^adaptive\.bands\.blocked\.block_for: /,
+      /^adaptive\.max_clients: must be >= 100$/,
+      /^routes\[0\]\.adaptive: must be boolean$/,
+    ],
+  ],
+  [
     'bad-key-envelope.yaml',
     [
       /^rate_limit\.unverified_key_envelope: must be false or \{ multiplier: N \}/,

@@ -28,6 +28,7 @@ const route = (path: string, index: number, extra: Partial<RouteConfig> = {}): R
   identity: { key: [{ kind: 'ip' }], ipv6Subnet: 64 },
   cost: 1,
   requireApiKey: false,
+  adaptive: true,
   access: { allow: { cidrs: [], keyIds: [] }, deny: { cidrs: [], keyIds: [] } },
   ...extra,
 });

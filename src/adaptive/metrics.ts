@@ -1,0 +1,43 @@
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { BandName } from './config.js';
+
+import type { RiskAction } from '../request-state.js';
+
+/**
+ * Adaptive protection's series, on the gateway's registry, registered when
+ * the first config turns it on. Labels are bounded: a configured route, one
+ * of four bands, one of four actions.
+ */
+export class AdaptiveMetrics {
+  readonly #actions: Counter<'route' | 'band' | 'action'>;
+  readonly #children = new Map<string, { inc(): void }>();
+
+  constructor(registry: Registry, bandCounts: () => Record<BandName, number>) {
+    const registers = [registry];
+    new Gauge({
+      name: 'throttlegate_risk_clients',
+      help: 'Clients adaptive protection holds a band for, by band.',
+      labelNames: ['band'],
+      registers,
+      collect() {
+        for (const [band, n] of Object.entries(bandCounts())) this.labels(band).set(n);
+      },
+    });
+    this.#actions = new Counter({
+      name: 'throttlegate_adaptive_actions_total',
+      help: 'What adaptive protection did (limited, blocked) or in shadow mode would have done (would_limit, would_block), by route and band.',
+      labelNames: ['route', 'band', 'action'],
+      registers,
+    });
+  }
+
+  count(route: string, band: string, action: RiskAction): void {
+    const key = `${route}\u0000${band}\u0000${action}`;
+    let child = this.#children.get(key);
+    if (child === undefined) {
+      child = this.#actions.labels(route, band, action);
+      this.#children.set(key, child);
+    }
+    child.inc();
+  }
+}

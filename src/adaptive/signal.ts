@@ -1,0 +1,60 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import type { LimitSet } from '../config/types.js';
+import { normaliseIp } from '../limit/keys.js';
+import type { RequestSignal } from './types.js';
+import type { FirstSight } from './features.js';
+
+/** What the gateway hands the feature table once a request has its answer. */
+export interface FinishedRequest {
+  readonly at: number;
+  readonly method: string;
+  readonly path: string;
+  readonly status: number;
+  readonly refused: boolean;
+  readonly headers: IncomingHttpHeaders;
+  readonly clientIp: string;
+  readonly clientKey: string;
+  /** The limits the client was held to (its band's factor included), or undefined on an unlimited route. */
+  readonly set: LimitSet | undefined;
+}
+
+export function signalOf(r: FinishedRequest): RequestSignal {
+  const h = r.headers;
+  const length = Number(h['content-length']);
+  return {
+    at: r.at,
+    method: r.method,
+    path: r.path,
+    status: r.status,
+    refused: r.refused,
+    bodyBytes: Number.isFinite(length) && length > 0 ? length : 0,
+    userAgent: h['user-agent'],
+    hasAccept: h.accept !== undefined,
+    hasAcceptLanguage: h['accept-language'] !== undefined,
+    network: networkOf(r.clientIp),
+    clientKey: r.clientKey,
+    limitRate: clientRate(r.set),
+  };
+}
+
+/** What the request's head says, for a client the feature table has not seen yet. */
+export function headOf(method: string, h: IncomingHttpHeaders, clientIp: string): FirstSight {
+  return { method, userAgent: h['user-agent'], hasAccept: h.accept !== undefined, hasAcceptLanguage: h['accept-language'] !== undefined, network: networkOf(clientIp) };
+}
+
+/** `ip4:a.b.c.0/24` or `ip6:<prefix>/64`: key rotation is counted per network, since one host often holds a whole /64 and a botnet a /24. */
+export function networkOf(ip: string): string {
+  if (!ip.includes(':') || (ip.startsWith('::ffff:') && ip.includes('.'))) {
+    const v4 = ip.startsWith('::ffff:') ? ip.slice(7) : ip;
+    const last = v4.lastIndexOf('.');
+    return last < 0 ? `ip4:${v4}` : `ip4:${v4.slice(0, last)}.0/24`;
+  }
+  return `ip6:${normaliseIp(ip, 64)}`;
+}
+
+/** The rate of the client's own first limit (requests per second), 0 when it has none. */
+function clientRate(set: LimitSet | undefined): number {
+  if (set === undefined) return 0;
+  for (const limit of set.limits) if (limit.scope === 'client' && limit.algorithm !== 'concurrency') return limit.rate;
+  return 0;
+}
