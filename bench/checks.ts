@@ -48,6 +48,8 @@ export function targetChecks(results: Results): string[] {
     ...PEER_CLAIMS.flatMap((c) => ratioLine(results, c)),
     ...cpuClaim(results, 'o', 'b', 10, '(o) 2 workers: CPU per request (primary + workers) at most 10 µs above (b), one process'),
     ...cpuClaim(results, 'p', 'c', 0, '(p) 2 workers, flood: CPU per request at most that of (c), one process'),
+    ...ratioLine(results, { x: 'q', ref: 'b', threshold: 0.95, claim: '(q) >= 0.95 × (b) req/s: adaptive protection on (enforce) against off' }),
+    ...costLine(results, 'q', 'b'),
     ...(peerVerdicts.length === PEER_CLAIMS.length
       ? [`- ahead of @fastify/rate-limit on Redis in every scenario: **${allOf(peerVerdicts)}** ` +
           '(PASS only if all three pass; a pass means the gateway\'s slowest round beat the peer\'s fastest)']

@@ -37,11 +37,12 @@ export const HOLD: BenchPolicy = { requestsPerSecond: 0.001, burst: 1_000_000_00
 /** Where the gateway keeps buckets: its own memory, or the bench's Redis under a prefix of the target's own. */
 export type BenchStore = { readonly type: 'memory' } | { readonly type: 'redis'; readonly port: number; readonly keyPrefix: string };
 
-export function gatewayYaml(originPorts: number | readonly number[], policy: BenchPolicy, store: BenchStore = { type: 'memory' }): string {
+export function gatewayYaml(originPorts: number | readonly number[], policy: BenchPolicy, store: BenchStore = { type: 'memory' }, adaptive = false): string {
   const ports = typeof originPorts === 'number' ? [originPorts] : originPorts;
   return [
     'log:',
     '  level: info',
+    ...(adaptive ? ['adaptive:', '  mode: enforce'] : []),
     'rate_limit:',
     `  requests_per_second: ${policy.requestsPerSecond}`,
     `  burst: ${policy.burst}`,
@@ -81,12 +82,12 @@ export function runBare(): void {
  * (b), (c), (d): the gateway on its memory store; with `redisKeyPrefix`, (e),
  * (f), (g) on the Redis whose port is argv[3]. Logging at info to /dev/null.
  */
-export function runGateway(policy: BenchPolicy, name: string, redisKeyPrefix?: string): void {
+export function runGateway(policy: BenchPolicy, name: string, redisKeyPrefix?: string, adaptive = false): void {
   const originPort = portArg(name);
   const store: BenchStore = redisKeyPrefix === undefined
     ? { type: 'memory' }
     : { type: 'redis', port: portArg(name, 3), keyPrefix: redisKeyPrefix };
-  const config = parseConfig(gatewayYaml(originPort, policy, store), '<bench>', {});
+  const config = parseConfig(gatewayYaml(originPort, policy, store, adaptive), '<bench>', {});
   const logger = createLogger(process.env.BENCH_LOG_LEVEL ?? 'info', batchedLines(devNull()));
   buildGateway(config, { port: 0, host: '127.0.0.1', logger })
     .then((gateway) => gateway.listen().then(() => announce(portOf(gateway.server.address()))))

@@ -18,6 +18,7 @@ import { createReloader } from './gateway/reload.js';
 import { watchConfigFile } from './gateway/config-watch.js';
 import { runSimulate } from './admin/simulate-command.js';
 import { EXPLAIN_HELP, runExplainCommand } from './admin/explain-command.js';
+import { TRAFFIC_HELP, runTrafficCommand } from './adaptive/traffic/command.js';
 
 const HELP: Record<string, string> = {
   main: `throttlegate: a YAML-configured API gateway with per-client rate limiting
@@ -29,6 +30,9 @@ Usage:
   throttlegate simulate [--config FILE] --log FILE [--json]     replay a request log against a config
   throttlegate explain  [--config FILE] METHOD PATH [--header K:V] [--ip A]
                                                                 what the gateway would do with one request
+  throttlegate traffic  --target URL [--duration 60s] [--seed N] [--json]
+                                                                replay labelled simulated clients, report per class
+  throttlegate traffic  --origin [--port N]                     serve the origin those clients expect
 
 The config file is --config, else $THROTTLEGATE_CONFIG, else configs/config.yaml.
 Run 'throttlegate <command> --help' for a command's options.`,
@@ -52,6 +56,7 @@ Prints two lines for API key KEY:
                    key ever being logged;
   sha256:<64 hex>  the value for api_keys' hash: field, so the config never holds KEY.`,
   explain: EXPLAIN_HELP,
+  traffic: TRAFFIC_HELP,
   simulate: `Usage: throttlegate simulate [--config FILE] --log FILE [--json]
 
 Replays the requests of FILE (JSON lines) against the config's routes and limits on
@@ -79,6 +84,7 @@ async function main(argv: string[]): Promise<number> {
   }
   if (command === 'simulate') return simulate(rest);
   if (command === 'explain') return runExplainCommand(rest, process.env.THROTTLEGATE_CONFIG || 'configs/config.yaml');
+  if (command === 'traffic') return runTrafficCommand(rest);
   let parsed;
   try {
     parsed = parseArgs({

@@ -21,6 +21,7 @@ export const ERRORS = {
   TG_ERR_UPSTREAM_UNREACHABLE: { status: 502, error: 'bad_gateway', message: 'upstream refused or reset the connection' },
   TG_ERR_UPSTREAM_UNAVAILABLE: { status: 503, error: 'upstream_unavailable', message: 'no healthy upstream target' },
   TG_ERR_UPSTREAM_TIMEOUT: { status: 504, error: 'gateway_timeout', message: 'upstream did not answer in time' },
+  TG_ERR_OVERLOADED: { status: 503, error: 'overloaded', message: "the route's upstream is at its adaptive concurrency limit for this client's band" },
   TG_ERR_INTERNAL: { status: 500, error: 'internal_error', message: 'internal error' },
 } as const satisfies Record<string, { status: number; error: string; message: string }>;
 

@@ -57,7 +57,7 @@ export interface RequestState {
   query: string;
   client: ClientIdentity | undefined;
   /** Settled before any limit: refused by deny (403) or require_api_key (401), or let past every limit by allow. */
-  gate: 'denied' | 'blocked' | 'invalid_api_key' | 'bypassed' | 'risk_blocked' | undefined;
+  gate: 'denied' | 'blocked' | 'invalid_api_key' | 'bypassed' | 'risk_blocked' | 'overloaded' | undefined;
   decision: LimitDecision | undefined;
   /** The limits this request was held to (a risk band's factor applied), once chosen. */
   limitSet: LimitSet | undefined;

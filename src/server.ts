@@ -13,6 +13,7 @@ import { Listener } from './gateway/listener.js';
 import { configHash, restartOnlyChanges } from './gateway/reload.js';
 import { buildAdminApp } from './admin/app.js';
 import { storeReadiness } from './observability/endpoints.js';
+import { dirname } from 'node:path';
 import type { FastifyInstance as AdminApp } from 'fastify';
 
 export interface GatewayOptions {
@@ -81,14 +82,19 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
     store,
     overrides,
     readiness: storeReadiness(store, () => closing),
-    adaptive: new AdaptiveHolder(metrics.registry),
+    // Learned weights live where overrides do: shared through Redis, else in adaptive.weights_file (relative to the config file).
+    adaptive: new AdaptiveHolder(metrics.registry, {
+      redis: config.store.type === 'redis' && options.store === undefined ? config.store.redis : undefined,
+      baseDir: config.file === '<inline>' ? process.cwd() : dirname(config.file),
+      logger,
+    }),
   };
   const listener = new Listener(await buildConfigApp(config, shared), config.server);
   metrics.setConfigHash(configHash(config));
   let closed: Promise<void> | undefined;
   // Its own app and listener: admin calls are never routed through the gateway's port.
   const admin: AdminApp | undefined = config.admin && options.admin !== false
-    ? await buildAdminApp({ config: () => listener.live.config, store, overrides, logger, metrics, readiness: shared.readiness })
+    ? await buildAdminApp({ config: () => listener.live.config, store, overrides, logger, metrics, readiness: shared.readiness, adaptive: shared.adaptive })
     : undefined;
   let adminUrl: string | undefined;
 
@@ -108,7 +114,7 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
       return adminUrl;
     },
     async listen() {
-      await Promise.all([store.whenReady?.(), overrides.whenReady?.()]);
+      await Promise.all([store.whenReady?.(), overrides.whenReady?.(), shared.adaptive.whenReady()]);
       const host = options.host ?? config.server.host;
       await new Promise<void>((resolve, reject) => {
         listener.server.once('error', reject);
@@ -144,7 +150,7 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
     close() {
       closing = true;
       closed ??= Promise.all([listener.close(), admin?.close()])
-        .then(() => Promise.all([store.close(), overrides.close()]))
+        .then(() => Promise.all([store.close(), overrides.close(), shared.adaptive.close()]))
         .then(() => undefined);
       return closed;
     },

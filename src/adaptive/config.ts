@@ -34,6 +34,8 @@ export const adaptiveSchema = {
     },
     // Clients whose features are kept (each at most 256 bytes); the least recently seen is forgotten first.
     max_clients: { type: 'integer', minimum: 100, maximum: 10_000_000 },
+    // Where learned weights are kept across restarts on the memory store (on Redis they live in Redis); relative to the config file.
+    weights_file: { type: 'string', minLength: 1 },
   },
 } as const;
 
@@ -42,6 +44,7 @@ export interface RawAdaptive {
   learn?: boolean;
   bands?: Partial<Record<'trusted' | 'normal' | 'suspicious', { below: number; limit_factor?: number }>> & { blocked?: { block_for?: string } };
   max_clients?: number;
+  weights_file?: string;
 }
 
 /** One band as the request path uses it: scores below `below` (and at or above the previous band's) are in it. */
@@ -60,6 +63,15 @@ export interface AdaptiveConfig {
   /** How long a client that reaches `blocked` is refused 403. */
   readonly blockForMs: number;
   readonly maxClients: number;
+  /**
+   * The file learned weights are saved to and restored from (weights-file.ts),
+   * as written: relative paths are resolved against the config file's
+   * directory when the engine is created. Used on the memory store only (on
+   * Redis, weights are shared there). null: learning is lost on restart.
+   * Read once, when the engine is created: a reload that changes it takes
+   * effect at the next restart.
+   */
+  readonly weightsFile: string | null;
 }
 
 export const ADAPTIVE_DEFAULTS = {
@@ -101,5 +113,6 @@ export function buildAdaptive(raw: RawAdaptive | undefined): AdaptiveConfig | nu
     bands: [bandOf('trusted'), bandOf('normal'), bandOf('suspicious'), { name: 'blocked', below: Infinity, limitFactor: 0 }],
     blockForMs: parseDuration(b.blocked?.block_for ?? d.block_for),
     maxClients: raw.max_clients ?? d.max_clients,
+    weightsFile: raw.weights_file ?? null,
   };
 }

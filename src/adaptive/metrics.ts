@@ -1,16 +1,20 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { BandName } from './config.js';
+import type { FeedbackSource } from './feedback.js';
+import type { TrafficLabel } from './types.js';
 
 import type { RiskAction } from '../request-state.js';
 
 /**
  * Adaptive protection's series, on the gateway's registry, registered when
  * the first config turns it on. Labels are bounded: a configured route, one
- * of four bands, one of four actions.
+ * of four bands, one of four actions; a feedback label (good, bad) and its
+ * source (api, admin_block, admin_raise).
  */
 export class AdaptiveMetrics {
   readonly #actions: Counter<'route' | 'band' | 'action'>;
   readonly #children = new Map<string, { inc(): void }>();
+  readonly #feedback: Counter<'label' | 'source'>;
 
   constructor(registry: Registry, bandCounts: () => Record<BandName, number>) {
     const registers = [registry];
@@ -29,6 +33,16 @@ export class AdaptiveMetrics {
       labelNames: ['route', 'band', 'action'],
       registers,
     });
+    this.#feedback = new Counter({
+      name: 'throttlegate_feedback_total',
+      help: 'Labels adaptive protection learned from, by label (good, bad) and source (api: POST /v1/feedback; admin_block, admin_raise: PUT /v1/limits/:key).',
+      labelNames: ['label', 'source'],
+      registers,
+    });
+  }
+
+  countFeedback(label: TrafficLabel, source: FeedbackSource): void {
+    this.#feedback.labels(label, source).inc();
   }
 
   count(route: string, band: string, action: RiskAction): void {

@@ -12,7 +12,8 @@ export function createRiskObserver(engine: AdaptiveEngine, clock: Clock) {
   return function observeRisk(request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
     const state = request.gateway;
     const client = state?.client;
-    if (client !== undefined && state.route?.adaptive === true) {
+    // A request shed for the upstream's sake (503 overloaded) says nothing about the client.
+    if (client !== undefined && state.route?.adaptive === true && state.gate !== 'overloaded') {
       const decision = state.decision;
       engine.observe(
         signalOf({

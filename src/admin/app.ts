@@ -13,6 +13,9 @@ import { registerLimitRoutes } from './limits.js';
 import { registerQueryRoutes } from './query.js';
 import { openApiDocument } from './openapi.js';
 import { adminClientError, adminError, adminErrorName } from './errors.js';
+import type { AdaptiveAccess } from './adaptive.js';
+import { registerClientRoutes } from './clients.js';
+import type { Clock } from '../limit/stores/store.js';
 
 /** What the admin API reads and changes: the gateway's live config, its store and overrides. */
 export interface AdminDeps {
@@ -24,6 +27,10 @@ export interface AdminDeps {
   readonly readiness: ReadinessProbe;
   /** The throttle's clock (tests); Date.now by default. */
   readonly now?: () => number;
+  /** Adaptive protection (the gateway's AdaptiveHolder); absent: no engine in this process, and its endpoints answer 409 adaptive_off. */
+  readonly adaptive?: AdaptiveAccess;
+  /** The engine's clock: the request path's (monotonicClock) by default, so features read as of the same instant. */
+  readonly adaptiveClock?: Clock;
 }
 
 declare module 'fastify' {
@@ -104,6 +111,7 @@ export async function buildAdminApp(deps: AdminDeps): Promise<FastifyInstance> {
   const view = (): { config: GatewayConfig; explain: ExplainContext } => live();
   registerLimitRoutes(app, deps, view);
   registerQueryRoutes(app, deps, view);
+  registerClientRoutes(app, deps, view);
   app.get('/v1/openapi.json', async () => openApiDocument());
   await app.ready();
   return app;

@@ -5,6 +5,9 @@ import { MemoryStore } from '../limit/stores/memory.js';
 import { LocalOverrides } from '../limit/overrides.js';
 import type { ReadinessProbe } from '../observability/endpoints.js';
 import { explain, explainContext } from './explain.js';
+import { AdaptiveEngine } from '../adaptive/engine.js';
+import { RiskModel } from '../adaptive/model.js';
+import { loadShippedWeights } from '../adaptive/weights.js';
 
 export const EXPLAIN_HELP = `Usage: throttlegate explain [--config FILE] METHOD PATH [--header NAME:VALUE]... [--ip ADDRESS] [--host HOST]
 
@@ -13,7 +16,8 @@ route, the client it takes the caller for (its log label, never a raw key),
 allow/deny and require_api_key, the limits that bind it and the decision, as
 GET /v1/explain on the admin API does for the live gateway. Offline, every
 client is new: no state, no overrides; and the gateway is a fresh one whose
-store answers, so /ready is 200.
+store answers, so /ready is 200. With adaptive: on, "risk" is the score and
+band a client never seen gets from this request's headers alone.
   --header NAME:VALUE  a request header (repeatable), e.g. --header x-api-key:abc;
                        --header content-length:N is the declared body size (413)
   --ip ADDRESS         the client address (default 127.0.0.1)
@@ -64,7 +68,9 @@ export async function runExplainCommand(args: string[], defaultConfig: string): 
   const [method, path] = positionals as [string, string];
   // No live store to ask: /ready is answered as by a gateway just started on this config, its store reachable.
   const readiness: ReadinessProbe = () => ({ ready: true, store: 'ok' });
-  const live = { store, overrides: new LocalOverrides(Date.now), readiness };
+  // A fresh engine (shipped weights, nothing observed): every client is judged at first sight.
+  const risk = config.adaptive === null ? null : { engine: new AdaptiveEngine(config.adaptive, new RiskModel(loadShippedWeights())), clock: Date.now };
+  const live = { store, overrides: new LocalOverrides(Date.now), readiness, risk };
   const result = await explain(explainContext(config), { method, path, headers, ip: values.ip ?? '127.0.0.1', host: values.host }, live);
   console.log(JSON.stringify(result, null, 2));
   await store.close();

@@ -12,6 +12,9 @@ import type { Overrides } from '../limit/overrides.js';
 import type { LimitStore, LimitStep } from '../limit/stores/store.js';
 import { ERRORS } from '../errors.js';
 import { describeOverride, limitView, type LimitView } from './views.js';
+import type { AdaptiveEngine, Assessment } from '../adaptive/engine.js';
+import { scaledSet } from '../adaptive/scaled-set.js';
+import { accessMatcherOf } from '../limit/access.js';
 
 /** The status the gateway answers each gate with (limit/hook.ts). */
 const GATE_STATUS: Readonly<Record<Gate, number>> = { denied: 403, blocked: 403, invalid_api_key: 401, bypassed: 200 };
@@ -46,6 +49,8 @@ export interface Explanation {
   readonly decision: string;
   readonly status: number;
   readonly limits: (LimitView & { allowed: boolean })[];
+  /** Adaptive protection's assessment of the client now, as the request path would make it (nothing changed); null when off or not assessed. */
+  readonly risk: Pick<Assessment, 'score' | 'band' | 'top'> & { reason: string | null } | null;
 }
 
 /** One config's lookups, built once: the request path builds the same per app. */
@@ -70,6 +75,8 @@ export interface ExplainLive {
   readonly store: LimitStore;
   readonly overrides: Overrides;
   readonly readiness: ReadinessProbe;
+  /** The engine when the live config has adaptive protection on, and its clock (the request path's). */
+  readonly risk?: { readonly engine: AdaptiveEngine; readonly clock: () => number } | null;
 }
 
 /**
@@ -102,6 +109,7 @@ export async function explain(ctx: ExplainContext, input: ExplainInput, live: Ex
     now: Date.now(),
   });
   const override = live.overrides.get(client.label);
+  let risk: Assessment | undefined;
   const done = (decision: string, status: number, limits: Explanation['limits'] = []): Explanation => ({
     request,
     route: routeView(route),
@@ -112,11 +120,21 @@ export async function explain(ctx: ExplainContext, input: ExplainInput, live: Ex
     decision,
     status,
     limits,
+    risk: risk === undefined ? null : { score: risk.score, band: risk.band, reason: risk.reason ?? null, top: risk.top },
   });
   const gate = gateOf(route, client, input.ip, override);
   if (gate !== undefined) return done(gate, GATE_STATUS[gate]);
+  // As limit/hook.ts: a route the hook reads no identity for, a route with adaptive: false and a client with an override are not assessed.
+  const engine = live.risk?.engine;
+  const identified = route.policy !== null || route.requireApiKey || !accessMatcherOf(route).empty;
+  if (engine !== undefined && identified && route.adaptive && override === undefined) {
+    risk = engine.peek(client.key, (live.risk as { clock: () => number }).clock(), method, headers, input.ip);
+  }
+  const enforce = risk !== undefined && engine?.config.mode === 'enforce';
+  if (enforce && risk?.band === 'blocked') return done('risk_blocked', 403);
   if (route.policy === null || route.limitSets === null) return done('unlimited', 200);
-  const set: LimitSet = limitSetFor(route.limitSets, client, override);
+  const own: LimitSet = limitSetFor(route.limitSets, client, override);
+  const set = enforce ? scaledSet(own, (risk as Assessment).limitFactor) : own;
   const outcome = await live.store.check(checkOf(set, client, route), { dryRun: true });
   const decision = summarise(route.policy, set, outcome);
   const limits = set.limits.map((l, i) => ({ ...limitView(l, outcome.steps[i] as LimitStep, route.cost), allowed: (outcome.steps[i] as LimitStep).allowed }));
@@ -138,7 +156,7 @@ export async function explain(ctx: ExplainContext, input: ExplainInput, live: Ex
  */
 function unrouted(request: Explanation['request'], logged: RouteConfig | undefined, shown: RouteConfig | undefined, refusal: string, status: number): Explanation {
   const decision = logged?.policy === null ? 'unlimited' : 'none';
-  return { request, route: shown === undefined ? null : routeView(shown), refusal, answer: null, client: null, override: null, decision, status, limits: [] };
+  return { request, route: shown === undefined ? null : routeView(shown), refusal, answer: null, client: null, override: null, decision, status, limits: [], risk: null };
 }
 
 function routeView(route: RouteConfig): RouteView {

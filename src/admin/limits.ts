@@ -6,7 +6,6 @@ import type { ActiveOverride, Override } from '../limit/overrides.js';
 import { checkOf, limitSetFor } from '../limit/sets.js';
 import { headerSeconds, summarise } from '../limit/decision.js';
 import { writeLimitHeaders } from '../limit/headers.js';
-import type { LimitStep } from '../limit/stores/store.js';
 import type { AdminDeps } from './app.js';
 import type { ExplainContext } from './explain.js';
 import { Ajv } from 'ajv';
@@ -14,6 +13,8 @@ import { blockOverrideBody, checkBody, checkResponse, clientKeyParam, errorRespo
 import { describeOverride, limitView } from './views.js';
 import { adminError } from './errors.js';
 import { RESERVED_FORM, resolveClientKey, type ResolvedClient } from './client-key.js';
+import { learnFromOverride } from './adaptive.js';
+import { monotonicClock, type LimitStep } from '../limit/stores/store.js';
 
 type View = () => { config: GatewayConfig; explain: ExplainContext };
 
@@ -59,11 +60,14 @@ export function registerLimitRoutes(app: FastifyInstance, deps: AdminDeps, view:
       const override: Override = body.block
         ? { kind: 'block', expiresAt, setBy: request.adminId }
         : { kind: 'limit', requestsPerSecond: body.requests_per_second as number, burst: body.burst as number, expiresAt, setBy: request.adminId };
-      const before = describeOverride(deps.overrides.get(key)?.override);
+      const previous = deps.overrides.get(key)?.override;
+      const before = describeOverride(previous);
       await deps.overrides.set(key, override);
       const after = describeOverride(override);
       deps.logger.info({ audit: 'override_set', who: request.adminId, key, before, after }, `admin: ${request.adminId} set an override for ${key}`);
-      return { key, override: after };
+      // A block is a `bad` label, a raise a `good` one, for adaptive protection (adaptive.ts states the rule).
+      const feedback = await learnFromOverride(deps, view().config, resolved, previous, override, request.adminId, (deps.adaptiveClock ?? monotonicClock)());
+      return feedback === null ? { key, override: after } : { key, override: after, feedback };
     },
   );
 

@@ -1,8 +1,13 @@
-import { checkBody, checkResponse, clientKeyParam, errorResponse, explainQuery, explainResponse, limitsResponse, overrideBody, routesResponse } from './schemas.js';
+import {
+  checkBody, checkResponse, clientKeyParam, clientResponse, clientsQuery, clientsResponse, errorResponse, explainQuery, explainResponse,
+  feedbackBody, feedbackResponse, limitsResponse, overrideBody, routesResponse,
+} from './schemas.js';
 
 const json = (schema: unknown) => ({ content: { 'application/json': { schema } } });
 const errors = { 401: { description: 'missing or wrong bearer token', ...json(errorResponse) }, 400: { description: 'invalid input; `problems` name the fields', ...json(errorResponse) } };
 const keyParam = [{ name: 'key', in: 'path', required: true, schema: clientKeyParam.properties.key }];
+const off = { 409: { description: 'adaptive protection is off (adaptive_off)', ...json(errorResponse) } };
+const notSeen = { 404: { description: 'adaptive protection holds no features for this client (client_not_seen)', ...json(errorResponse) } };
 
 /**
  * The OpenAPI 3.1 document of the admin API, built from the same schema
@@ -22,7 +27,7 @@ export function openApiDocument() {
           summary: 'Set an override for one client: a limit, or a block (403)',
           parameters: keyParam,
           requestBody: { required: true, ...json(overrideBody) },
-          responses: { 200: { description: 'the override in force' }, ...errors },
+          responses: { 200: { description: 'the override in force; with adaptive protection on, `feedback` says what it taught the risk model (a block is bad, a raise good)' }, ...errors },
         },
         delete: { summary: "Remove a client's override", parameters: keyParam, responses: { 200: { description: 'removed' }, 404: { description: 'no override', ...json(errorResponse) }, ...errors } },
       },
@@ -42,6 +47,33 @@ export function openApiDocument() {
             { name: 'header.<name>', in: 'query', required: false, description: 'a request header, e.g. header.x-api-key=...', schema: { type: 'string' } },
           ],
           responses: { 200: { description: 'explanation', ...json(explainResponse) }, ...errors },
+        },
+      },
+      '/v1/clients': {
+        get: {
+          summary: 'Adaptive protection: the top clients by risk (last score), requests or refusals, with band, reason and top features',
+          parameters: Object.entries(clientsQuery.properties).map(([name, schema]) => ({ name, in: 'query', required: false, schema })),
+          responses: { 200: { description: 'clients', ...json(clientsResponse) }, ...off, ...errors },
+        },
+      },
+      '/v1/clients/{key}': {
+        get: {
+          summary: "Adaptive protection: one client's features, score, band, explanation and band changes",
+          parameters: keyParam,
+          responses: { 200: { description: 'the client', ...json(clientResponse) }, ...notSeen, ...off, ...errors },
+        },
+      },
+      '/v1/feedback': {
+        post: {
+          summary: 'Label a client good or bad: one learning step of the risk model on its features (logged, counted in throttlegate_feedback_total)',
+          requestBody: { required: true, ...json(feedbackBody) },
+          responses: {
+            200: { description: 'learned', ...json(feedbackResponse) },
+            ...notSeen,
+            409: { description: 'adaptive protection is off (adaptive_off) or does not learn (learning_disabled)', ...json(errorResponse) },
+            503: { description: 'the shared weights could not be read or saved (store_unavailable): nothing was learned', ...json(errorResponse) },
+            ...errors,
+          },
         },
       },
       '/v1/openapi.json': { get: { summary: 'This document', responses: { 200: { description: 'OpenAPI document' }, 401: errors[401] } } },

@@ -4,6 +4,8 @@ import type { AdminDeps } from './app.js';
 import { explain, type ExplainContext } from './explain.js';
 import { errorResponse, explainQuery, explainResponse, routesResponse } from './schemas.js';
 import { specView } from './views.js';
+import { liveEngine } from './adaptive.js';
+import { monotonicClock } from '../limit/stores/store.js';
 
 type View = () => { config: GatewayConfig; explain: ExplainContext };
 
@@ -36,6 +38,9 @@ export function registerQueryRoutes(app: FastifyInstance, deps: AdminDeps, view:
     const q = request.query;
     const headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(q)) if (name.startsWith('header.')) headers[name.slice(7).toLowerCase()] = value;
-    return explain(view().explain, { method: q.method ?? 'GET', path: q.path as string, headers, ip: q.ip ?? '127.0.0.1', host: q.host }, deps);
+    const { explain: ctx } = view();
+    const engine = liveEngine(deps.adaptive, ctx.config);
+    const live = { store: deps.store, overrides: deps.overrides, readiness: deps.readiness, risk: engine === null ? null : { engine, clock: deps.adaptiveClock ?? monotonicClock } };
+    return explain(ctx, { method: q.method ?? 'GET', path: q.path as string, headers, ip: q.ip ?? '127.0.0.1', host: q.host }, live);
   });
 }

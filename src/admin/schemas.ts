@@ -11,7 +11,10 @@ export const errorResponse = {
   type: 'object',
   required: ['error'],
   properties: {
-    error: { type: 'string', description: 'a stable token (unauthorized, bad_request, not_found, unknown_policy, rate_limited)' },
+    error: {
+      type: 'string',
+      description: 'a stable token (unauthorized, bad_request, not_found, unknown_policy, rate_limited; adaptive_off, learning_disabled, client_not_seen for adaptive protection)',
+    },
     problems: { type: 'array', items: { type: 'object', properties: { path: { type: 'string' }, message: { type: 'string' } } } },
     message: { type: 'string', description: 'what was wrong, e.g. a client key in no accepted form (the forms are listed)' },
   },
@@ -125,6 +128,22 @@ export const explainQuery = {
   additionalProperties: false,
 } as const;
 
+const contribution = {
+  type: 'object',
+  properties: { feature: { type: 'string' }, value: { type: 'number' }, contribution: { type: 'number', description: 'weight x value, in logits' } },
+} as const;
+
+/** A client's risk as adaptive protection assessed it: score 0..100, band, the reason code of a band that acts, the three features that pushed it up most. */
+export const riskView = {
+  type: 'object',
+  properties: {
+    score: { type: 'integer' },
+    band: { type: 'string', enum: ['trusted', 'normal', 'suspicious', 'blocked'] },
+    reason: { type: ['string', 'null'], description: 'a TG_RISK_* code for suspicious and blocked; null otherwise' },
+    top: { type: 'array', items: contribution },
+  },
+} as const;
+
 export const explainResponse = {
   type: 'object',
   properties: {
@@ -137,6 +156,77 @@ export const explainResponse = {
     decision: { type: 'string', description: 'what the gateway would answer now: the access log decision' },
     status: { type: 'integer' },
     limits: { type: 'array', items: { ...limitState, properties: { ...limitState.properties, allowed: { type: 'boolean' } } } },
+    risk: {
+      ...riskView,
+      type: ['object', 'null'],
+      description: 'adaptive protection\'s assessment of the client now (a client never seen: from the request\'s headers); null when adaptive is off or does not assess this request',
+    },
+  },
+} as const;
+
+export const feedbackBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['key', 'label'],
+  properties: {
+    key: { ...clientKeyParam.properties.key },
+    label: { type: 'string', enum: ['good', 'bad'], description: 'good: this client is legitimate; bad: it is abusive' },
+  },
+} as const;
+
+export const feedbackResponse = {
+  type: 'object',
+  properties: {
+    key: { type: 'string', description: "the client's label (never a raw key)" },
+    label: { type: 'string', enum: ['good', 'bad'] },
+    score_before: { type: 'integer', description: "the client's score on its features now, before the update" },
+    score_after: { type: 'integer', description: 'the same features scored by the updated weights' },
+    weights_version: { type: 'string', description: '<shipped version>+<updates learned>' },
+  },
+} as const;
+
+export const clientsQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    sort: { type: 'string', enum: ['risk', 'requests', 'refusals'], description: 'risk (default): last score; requests; refusals by its own limits' },
+    limit: { type: 'string', pattern: '^(1000|[1-9][0-9]{0,2})$', description: 'how many clients, 1 to 1000 (default 50)' },
+  },
+} as const;
+
+const isoTime = { type: ['string', 'null'], description: 'ISO 8601' } as const;
+const clientCommon = {
+  client: { type: 'string', description: "the client's label (never a raw key)" },
+  score: { type: ['integer', 'null'], description: 'its score when its last request was assessed' },
+  band: { type: ['string', 'null'], description: 'its band (null: never assessed, e.g. an override holds it)' },
+  reason: riskView.properties.reason,
+  top: riskView.properties.top,
+  requests: { type: 'integer', description: 'requests seen since its features were (last) remembered' },
+  refused: { type: 'integer', description: 'of those, refused by its own limits' },
+  assessed_at: isoTime,
+} as const;
+
+export const clientsResponse = {
+  type: 'object',
+  properties: {
+    sort: { type: 'string' },
+    tracked: { type: 'integer', description: 'clients whose features are held' },
+    clients: { type: 'array', items: { type: 'object', properties: clientCommon } },
+  },
+} as const;
+
+export const clientResponse = {
+  type: 'object',
+  properties: {
+    ...clientCommon,
+    features: { type: ['object', 'null'], additionalProperties: { type: 'number' }, description: 'feature name -> normalised value in [0, 1], now; null once forgotten' },
+    score_now: { type: ['integer', 'null'], description: 'its features now scored by the current weights (feedback moves it at once; its band moves at its next request)' },
+    weights_version: { type: 'string' },
+    history: {
+      type: 'array',
+      description: 'its last band changes (at most 8), oldest first',
+      items: { type: 'object', properties: { at: isoTime, from: { type: 'string' }, to: { type: 'string' }, score: { type: 'integer' } } },
+    },
   },
 } as const;
 

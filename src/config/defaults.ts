@@ -5,6 +5,7 @@ import type { JwtAlgorithm, JwtVerifierConfig } from '../limit/jwt.js';
 import { parseDuration } from './duration.js';
 import { buildLimitSets, buildLimits, buildPolicy, mergeAccess, parseAccessList, parseKeySource, POLICY_DEFAULTS, type RawLimit, type RawRateLimit } from './policies.js';
 import { buildAdaptive, type RawAdaptive } from '../adaptive/config.js';
+import { buildAdaptiveConcurrency, checkAdaptiveConcurrency, type RawAdaptiveConcurrency } from '../adaptive/concurrency/config.js';
 
 /** Methods a route proxies (all of them unless it lists `methods:`); any other method is answered 405. */
 export const PROXIED_METHODS = ['DELETE', 'GET', 'HEAD', 'PATCH', 'POST', 'PUT', 'OPTIONS'] as const;
@@ -63,6 +64,7 @@ interface RawRoute {
   cost?: number;
   require_api_key?: boolean;
   adaptive?: boolean;
+  adaptive_concurrency?: boolean | RawAdaptiveConcurrency;
   allow?: string[];
   deny?: string[];
 }
@@ -214,6 +216,7 @@ function buildRoute(r: RawRoute, index: number, context: RouteContext): RouteCon
     cost: r.cost ?? DEFAULTS.route.cost,
     requireApiKey: r.require_api_key ?? false,
     adaptive: r.adaptive ?? true,
+    adaptiveConcurrency: buildAdaptiveConcurrency(r.adaptive_concurrency),
     access: mergeAccess(context.access, r, context.keyIds),
   };
 }
@@ -256,9 +259,13 @@ function buildUpstream(raw: string | RawPool): UpstreamConfig {
   };
 }
 
-/** Route rate limits that cannot be completed from the default policy. */
+/**
+ * Route rate limits that cannot be completed from the default policy, and
+ * adaptive_concurrency's limits and windows that contradict each other.
+ */
 export function checkPolicies(raw: RawConfig): { path: string; message: string }[] {
-  const problems: { path: string; message: string }[] = [];
+  // First, and on its own: it reads any shape, while the checks below may trip over a document the schema refused.
+  const problems: { path: string; message: string }[] = checkAdaptiveConcurrency(raw.routes);
   if (raw.rate_limit && raw.rate_limit.limits === undefined) {
     for (const field of requiredShorthand(raw.rate_limit)) {
       if (raw.rate_limit[field] === undefined) problems.push({ path: `rate_limit.${field}`, message: 'is required' });

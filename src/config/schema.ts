@@ -2,6 +2,7 @@ import { DURATION_PATTERN } from './duration.js';
 import { BALANCE_KINDS, PROXIED_METHODS } from './defaults.js';
 import { ALGORITHM_NAMES } from '../limit/algorithms/types.js';
 import { adaptiveSchema } from '../adaptive/config.js';
+import { adaptiveConcurrencySchema } from '../adaptive/concurrency/config.js';
 
 /**
  * JSON Schema of configs/config.yaml. Every object is closed
@@ -227,6 +228,8 @@ export const configSchema = {
           require_api_key: { type: 'boolean' },
           // false: risk scores never touch this route (adaptive:, when on, applies to every other route).
           adaptive: { type: 'boolean' },
+          // true, or the gradient controller's parameters: shed the lowest-trust requests first when the upstream slows.
+          adaptive_concurrency: adaptiveConcurrencySchema,
           allow: accessList,
           deny: accessList,
         },

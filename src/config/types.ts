@@ -3,6 +3,7 @@
 import type { LimitSpec } from '../limit/algorithms/types.js';
 import type { JwtVerifierConfig } from '../limit/jwt.js';
 import type { AdaptiveConfig } from '../adaptive/config.js';
+import type { AdaptiveConcurrencyConfig } from '../adaptive/concurrency/config.js';
 
 /** Where a client's identity is read from (`key:` list), tried in order. */
 export type KeySource =
@@ -123,6 +124,8 @@ export interface RouteConfig {
   readonly requireApiKey: boolean;
   /** `adaptive: false` on the route: risk scores never touch it. */
   readonly adaptive: boolean;
+  /** `adaptive_concurrency:`: the upstream's adaptive concurrency limit, with admission by risk band; null or absent: off. */
+  readonly adaptiveConcurrency: AdaptiveConcurrencyConfig | null;
   /** The gateway's allow/deny lists followed by the route's own. */
   readonly access: AccessRules;
 }

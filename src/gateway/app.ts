@@ -11,7 +11,7 @@ import { monotonicClock, type LimitStore } from '../limit/stores/store.js';
 import { ApiKeyIndex } from '../limit/api-keys.js';
 import { createJwtVerifier } from '../limit/jwt.js';
 import type { Overrides } from '../limit/overrides.js';
-import { registerUpstream } from '../proxy/upstream.js';
+import { registerUpstream, type UpstreamOptions } from '../proxy/upstream.js';
 import type { UpstreamPool } from '../upstream/pool.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 import type { Logger } from '../observability/logging.js';
@@ -21,6 +21,8 @@ import { frameworkErrorCode, sendGatewayError } from '../respond.js';
 import '../request-state.js';
 import type { AdaptiveHolder } from '../adaptive/holder.js';
 import { createRiskObserver } from '../adaptive/observe.js';
+import { concurrencyRoutesFor, type ServedLimiter } from '../adaptive/concurrency/routes.js';
+import { createConcurrencyGate } from '../adaptive/concurrency/gate.js';
 
 /** What every config generation shares: they outlive a reload. */
 export interface Shared {
@@ -52,7 +54,7 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
  * Builds the app for one config. The request path, in order: rewriteUrl
  * (routing/admission.ts: canonical path, route table, declared body size) ->
  * one onRequest hook: its refusal (400/404/405/413), abort tracking, limit (429) -> the route's proxy
- * (target choice, 503 when none) -> onResponse: metrics + log line. The
+ * (adaptive concurrency slot, 503 overloaded; target choice, 503 when none) -> onResponse: metrics + log line. The
  * onRequest steps share one hook because each Fastify hook costs a turn of
  * its hook runner.
  *
@@ -127,10 +129,20 @@ export async function buildConfigApp(config: GatewayConfig, shared: Shared, prev
 
   registerEndpoints(app, metrics, shared.readiness, { metrics: rules.metricsServed });
   const pools = new Map<string, UpstreamPool>();
+  // Routes with adaptive_concurrency: their limiters carry over a reload that keeps them (routes.ts).
+  const concurrency = concurrencyRoutesFor(metrics.registry, config.routes.some((r) => r.adaptiveConcurrency));
+  const limiters: ServedLimiter[] = [];
   try {
     for (const route of config.routes) {
       metrics.declareRoute(route.path);
+      let admit: UpstreamOptions['admit'] = null;
+      if (concurrency !== undefined && route.adaptiveConcurrency) {
+        const limiter = concurrency.prepare(poolKey(route), route.adaptiveConcurrency, monotonicClock());
+        limiters.push({ key: poolKey(route), route: route.path, limiter });
+        admit = createConcurrencyGate({ route: route.path, limiter, metrics: concurrency.metrics, clock: monotonicClock, enforce: config.adaptive?.mode === 'enforce' });
+      }
       const pool = await registerUpstream(app, route, {
+        admit,
         maxBodyBytes: server.maxBodyBytes,
         metrics,
         logger,
@@ -142,6 +154,7 @@ export async function buildConfigApp(config: GatewayConfig, shared: Shared, prev
       pools.set(poolKey(route), pool);
     }
     await app.ready();
+    concurrency?.publish(limiters);
   } catch (err) {
     // Pools and health checks already started belong to no one: close them before giving up.
     await app.close().catch(() => {});

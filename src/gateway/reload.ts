@@ -16,6 +16,8 @@ export function restartOnlyChanges(live: GatewayConfig, next: GatewayConfig): st
   // Tokens are read live; the admin listener itself (on or off, where) needs a restart.
   const where = (c: GatewayConfig) => (c.admin === null ? 'off' : `${c.admin.host}:${c.admin.port}:${c.admin.exposeMetrics}`);
   if (where(live) !== where(next)) changed.push('admin');
+  // The weights store is chosen once, when adaptive protection first starts.
+  if ((live.adaptive?.weightsFile ?? null) !== (next.adaptive?.weightsFile ?? null)) changed.push('adaptive.weights_file');
   return changed;
 }
 

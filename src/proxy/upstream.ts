@@ -23,14 +23,20 @@ export interface UpstreamOptions {
   readonly onUpstreamError: (route: RouteConfig, reason: string) => void;
   /** The pool of the same route path in the config this one replaces (a reload). */
   readonly previousPool?: UpstreamPool;
+  /**
+   * The route's adaptive concurrency gate (adaptive/concurrency/gate.ts), when
+   * it has `adaptive_concurrency:`: takes an in-flight slot or answers 503 overloaded.
+   */
+  readonly admit?: ((request: FastifyRequest, reply: FastifyReply) => boolean) | null;
 }
 
 /**
  * Registers one encapsulated @fastify/http-proxy instance for one route,
  * mounted where rewriteUrl sends the route's requests (`/__tg/<index>`). Its
  * upstream is the route's pool (upstream/pool.ts): one undici keep-alive pool
- * per target, closed with the app. The preHandler chooses the target (503 at
- * once when none is available) and hands the request to the forwarding core
+ * per target, closed with the app. The preHandler takes a slot of the route's
+ * adaptive concurrency limit, when it has one (503 overloaded when its band
+ * has no room), chooses the target (503 at once when none is available) and hands the request to the forwarding core
  * (forward.ts) with the route's rewrite of the canonical path, the mapping
  * the plugin would make; the core hijacks the reply and dispatches to the
  * target's pool itself. The plugin's route `handler` is ours too, and takes
@@ -53,6 +59,7 @@ export async function registerUpstream(app: FastifyInstance, route: RouteConfig,
   app.addHook('onClose', async () => pool.close());
   const forward = createForwarder({ route, pool, onUpstreamError: options.onUpstreamError });
   const tunnel = { route, onUpstreamError: options.onUpstreamError };
+  const admit = options.admit ?? null;
   // Forwarded path = upstream's own path + (rewrite.prefix, or the route prefix unless stripped) + the rest.
   const rewritePrefix = route.upstreamPath + (route.rewritePrefix ?? (route.stripPrefix || route.path === '/' ? '' : route.path));
   await app.register(async (scope) => {
@@ -76,6 +83,8 @@ export async function registerUpstream(app: FastifyInstance, route: RouteConfig,
       // Reached by WebSocket handshakes only (the preHandler forwards every other request), which are tunnelled.
       handler: (request: FastifyRequest, reply: FastifyReply, dest: string) => openTunnel(request, reply, heldTarget(request) as Target, dest, tunnel),
       preHandler: (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
+        // A WebSocket holds no slot: its lifetime is no latency sample, and it would hold the slot for hours.
+        if (admit && !isUpgrade(request.raw) && !admit(request, reply)) return;
         const target = pool.choose();
         if (target === undefined) return sendGatewayError(reply, 'TG_ERR_UPSTREAM_UNAVAILABLE');
         holdTarget(request, target);

@@ -6,6 +6,7 @@ import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { routesYaml, send, type RawResponse } from '../helpers/http.js';
 import { scrape } from '../helpers/metrics.js';
 import { adminSend } from '../helpers/admin.js';
+import { parseConfig } from '../../src/index.js';
 
 const TOKEN = 'adaptive-admin-token-0123456789';
 
@@ -105,4 +106,18 @@ test('a route with adaptive: false is never scored, and an operator override win
   assert.equal(put.status, 200, put.text);
   const vouched = await scan(gw.url, 'scanner-3', 30);
   assert.deepEqual(new Set(vouched.map((r) => r.status)), new Set([404]));
+});
+
+test('a reload from shadow to enforce keeps what was learned of each client: a scanner seen in shadow is blocked at its next request', async (t) => {
+  const { up, gw } = await setup(t, 'shadow');
+  const shadowed = await scan(gw.url, 'scanner-4', 12);
+  assert.deepEqual(new Set(shadowed.map((r) => r.status)), new Set([404]));
+  const yaml = `rate_limit: { requests_per_second: 0.001, burst: 1000, key: ["header:x-api-key", ip], unverified_key_envelope: false }
+adaptive: { mode: enforce }
+routes:
+${routesYaml([{ path: '/api', upstream: up.url }])}`;
+  await gw.gateway.reload(parseConfig(yaml, 'reloaded.yaml', {}));
+  const next = await send(gw.url, '/api/.env', { headers: { 'x-api-key': 'scanner-4' } });
+  assert.equal(next.status, 403);
+  assert.equal(gw.accessLines().at(-1)?.decision, 'risk_blocked');
 });

@@ -41,11 +41,19 @@ test('the document lists every /v1 route the admin app serves, with its methods,
   const { gw, doc } = await setup(t);
   const app = await buildAdminApp({ config: () => gw.gateway.config, store: gw.gateway.store, overrides: gw.gateway.overrides, logger: gw.gateway.logger, metrics: gw.gateway.metrics, readiness: () => ({ ready: true, store: 'ok' }) });
   t.after(() => app.close());
-  // printRoutes without a common prefix: one line per path, "├── /v1/limits/:key (GET, HEAD, PUT, DELETE)".
+  // printRoutes without a common prefix: "├── /v1/limits/:key (GET, HEAD, PUT, DELETE)", but a path that extends a
+  // served one prints as a child line ("│   └── /:key (GET, HEAD)" under "/v1/clients"): rebuilt from the indentation.
   const served = new Map<string, string[]>();
-  for (const m of app.printRoutes({ commonPrefix: false }).matchAll(/(\/\S*) \(([A-Z, ]+)\)/g)) {
-    const path = (m[1] as string).replace(/:(\w+)/g, '{$1}');
-    if (path.startsWith('/v1/')) served.set(path, (m[2] as string).split(', ').filter((x) => x !== 'HEAD').map((x) => x.toLowerCase()).sort());
+  const stack: string[] = [];
+  for (const line of app.printRoutes({ commonPrefix: false }).split('\n')) {
+    const m = /^([│ ]*)[├└]── (\/\S*)(?: \(([A-Z, ]+)\))?$/.exec(line);
+    if (!m) continue;
+    const depth = (m[1] as string).length / 4;
+    stack.length = depth;
+    const full = (stack[depth - 1] ?? '') + (m[2] as string);
+    stack.push(full);
+    const path = full.replace(/:(\w+)/g, '{$1}');
+    if (m[3] && path.startsWith('/v1/')) served.set(path, m[3].split(', ').filter((x) => x !== 'HEAD').map((x) => x.toLowerCase()).sort());
   }
   assert.ok(served.size >= 5, [...served.keys()].join(' '));
   const documented = new Map(Object.entries(doc.paths).map(([path, ops]) => [path, Object.keys(ops).sort()]));

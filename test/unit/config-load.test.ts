@@ -83,6 +83,20 @@ const cases: [string, RegExp[]][] = [
     ],
   ],
   [
+    'bad-adaptive-concurrency.yaml',
+    [
+      /^routes\[0\]\.adaptive_concurrency: must be boolean,object$/,
+      /^routes\[1\]\.adaptive_concurrency\.max_limt: unknown key$/,
+      /^routes\[1\]\.adaptive_concurrency\.buffer: must be >= 0$/,
+      /^routes\[1\]\.adaptive_concurrency\.max_limit: must be at least min_limit \(50\)$/,
+      /^routes\[1\]\.adaptive_concurrency\.sample_window: must be a duration such as 500ms/,
+      /^routes\[2\]\.adaptive_concurrency\.initial_limit: must be between min_limit \(3\) and max_limit \(1000\)$/,
+      /^routes\[3\]\.adaptive_concurrency\.min_rtt_interval: must be longer than sample_window \(10000ms\)$/,
+      /^routes\[4\]\.adaptive_concurrency\.min_limit: must be >= 1$/,
+      /^routes\[4\]\.adaptive_concurrency\.sample_window: must be at least 1ms$/,
+    ],
+  ],
+  [
     'bad-key-envelope.yaml',
     [
       /^rate_limit\.unverified_key_envelope: must be false or \{ multiplier: N \}/,

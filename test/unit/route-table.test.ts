@@ -29,6 +29,7 @@ const route = (path: string, index: number, extra: Partial<RouteConfig> = {}): R
   cost: 1,
   requireApiKey: false,
   adaptive: true,
+  adaptiveConcurrency: null,
   access: { allow: { cidrs: [], keyIds: [] }, deny: { cidrs: [], keyIds: [] } },
   ...extra,
 });
