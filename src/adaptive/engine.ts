@@ -4,8 +4,7 @@ import { DEFAULT_LEARNING, RiskModel, type LearningOptions, type Weights } from 
 import { nextBand } from './bands.js';
 import { reasonOf } from './reasons.js';
 import { FEATURE_COUNT, type Contribution, type RequestSignal, type TrafficLabel } from './types.js';
-import type { IncomingHttpHeaders } from 'node:http';
-import { headOf } from './signal.js';
+import { headOf, type HeadSource } from './signal.js';
 import {
   LearningDisabledError, compareViews, newRecord, noteChange, topK, vouch,
   type ClientRecord, type ClientSort, type ClientView, type LearnResult,
@@ -81,8 +80,8 @@ export class AdaptiveEngine {
    * judged on what its request's head says (FeatureTable.firstSight): a
    * stuffer's fresh key is new, its network's key churn and its headers are not.
    */
-  assess(clientKey: string, label: string, now: number, method: string, headers: IncomingHttpHeaders, clientIp: string): Assessment {
-    const risk = this.#score(clientKey, now, method, headers, clientIp);
+  assess(clientKey: string, label: string, now: number, method: string, head: HeadSource, clientIp: string): Assessment {
+    const risk = this.#score(clientKey, now, method, head, clientIp);
     const record = this.#recordOf(clientKey, label);
     this.#step(record, risk.score, now);
     const assessment = this.#assessment(risk.score, record.state.band, risk.top);
@@ -95,8 +94,8 @@ export class AdaptiveEngine {
   }
 
   /** What assess would answer at `now`, changing nothing (no band moves, no record made): for /v1/explain. */
-  peek(clientKey: string, now: number, method: string, headers: IncomingHttpHeaders, clientIp: string): Assessment {
-    const risk = this.#score(clientKey, now, method, headers, clientIp);
+  peek(clientKey: string, now: number, method: string, head: HeadSource, clientIp: string): Assessment {
+    const risk = this.#score(clientKey, now, method, head, clientIp);
     const held = this.#current.get(clientKey) ?? this.#previous.get(clientKey);
     const record = held === undefined ? newRecord('') : { ...held, history: [] };
     this.#step(record, risk.score, now);
@@ -200,8 +199,8 @@ export class AdaptiveEngine {
     if (record !== undefined) vouch(record, label, now);
   }
 
-  #score(clientKey: string, now: number, method: string, headers: IncomingHttpHeaders, clientIp: string) {
-    if (!this.#table.features(clientKey, now, this.#x)) this.#table.firstSight(headOf(method, headers, clientIp), now, this.#x);
+  #score(clientKey: string, now: number, method: string, head: HeadSource, clientIp: string) {
+    if (!this.#table.features(clientKey, now, this.#x)) this.#table.firstSight(headOf(method, head, clientIp), now, this.#x);
     return this.#model.score(this.#x);
   }
 

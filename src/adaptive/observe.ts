@@ -1,15 +1,29 @@
-import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
+import type { Socket } from 'node:net';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Clock } from '../limit/stores/store.js';
 import type { AdaptiveEngine } from './engine.js';
-import { signalOf } from './signal.js';
+import { networkOf, signalOf } from './signal.js';
+
+const kNetwork = Symbol('throttlegate.network');
+type Remembering = Socket & { [kNetwork]?: { ip: string; network: string } };
+
+/** The client's network, remembered on its connection: keep-alive requests on one socket come from one address (bar a proxy's forwarding). */
+function networkOfRequest(request: FastifyRequest, ip: string): string {
+  const socket = request.raw.socket as Remembering | null;
+  const known = socket?.[kNetwork];
+  if (known !== undefined && known.ip === ip) return known.network;
+  const network = networkOf(ip);
+  if (socket) socket[kNetwork] = { ip, network };
+  return network;
+}
 
 /**
- * The onResponse hook that feeds each finished request to its client's
+ * The onResponse step (gateway/app.ts runs it in the access log's hook) that feeds each finished request to its client's
  * features: only requests a client identity was read for (a limited route,
  * or one with access rules), since the features are that identity's.
  */
 export function createRiskObserver(engine: AdaptiveEngine, clock: Clock) {
-  return function observeRisk(request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
+  return function observeRisk(request: FastifyRequest, reply: FastifyReply): void {
     const state = request.gateway;
     const client = state?.client;
     // A request shed for the upstream's sake (503 overloaded) says nothing about the client.
@@ -22,13 +36,12 @@ export function createRiskObserver(engine: AdaptiveEngine, clock: Clock) {
           path: state.path,
           status: reply.statusCode,
           refused: decision !== undefined && !decision.allowed && decision.reason === undefined,
-          headers: request.headers,
-          clientIp: state.clientIp,
+          rawHeaders: request.raw.rawHeaders,
+          network: networkOfRequest(request, state.clientIp),
           clientKey: client.key,
           set: state.limitSet,
         }),
       );
     }
-    done();
   };
 }

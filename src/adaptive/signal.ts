@@ -11,34 +11,54 @@ export interface FinishedRequest {
   readonly path: string;
   readonly status: number;
   readonly refused: boolean;
-  readonly headers: IncomingHttpHeaders;
-  readonly clientIp: string;
+  /** The request's raw header list (name, value, ...): read without building Node's headers object. */
+  readonly rawHeaders: readonly string[];
+  /** The client's network (networkOf its address). */
+  readonly network: string;
   readonly clientKey: string;
   /** The limits the client was held to (its band's factor included), or undefined on an unlimited route. */
   readonly set: LimitSet | undefined;
 }
 
 export function signalOf(r: FinishedRequest): RequestSignal {
-  const h = r.headers;
-  const length = Number(h['content-length']);
+  // Node builds req.headers lazily, on first read: a scan of the raw list for four names costs less.
+  let userAgent: string | undefined;
+  let hasAccept = false;
+  let hasAcceptLanguage = false;
+  let bodyBytes = 0;
+  const raw = r.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i] as string;
+    const n = name.length;
+    if (n === 6 && name.toLowerCase() === 'accept') hasAccept = true;
+    else if (n === 10 && userAgent === undefined && name.toLowerCase() === 'user-agent') userAgent = raw[i + 1];
+    else if (n === 14 && name.toLowerCase() === 'content-length') bodyBytes = Number(raw[i + 1]);
+    else if (n === 15 && name.toLowerCase() === 'accept-language') hasAcceptLanguage = true;
+  }
   return {
     at: r.at,
     method: r.method,
     path: r.path,
     status: r.status,
     refused: r.refused,
-    bodyBytes: Number.isFinite(length) && length > 0 ? length : 0,
-    userAgent: h['user-agent'],
-    hasAccept: h.accept !== undefined,
-    hasAcceptLanguage: h['accept-language'] !== undefined,
-    network: networkOf(r.clientIp),
+    bodyBytes: Number.isFinite(bodyBytes) && bodyBytes > 0 ? bodyBytes : 0,
+    userAgent,
+    hasAccept,
+    hasAcceptLanguage,
+    network: r.network,
     clientKey: r.clientKey,
     limitRate: clientRate(r.set),
   };
 }
 
+/** Where a request's headers are read from: an IncomingMessage (its headers object is built only when read) or a plain object. */
+export interface HeadSource {
+  readonly headers: IncomingHttpHeaders;
+}
+
 /** What the request's head says, for a client the feature table has not seen yet. */
-export function headOf(method: string, h: IncomingHttpHeaders, clientIp: string): FirstSight {
+export function headOf(method: string, source: HeadSource, clientIp: string): FirstSight {
+  const h = source.headers;
   return { method, userAgent: h['user-agent'], hasAccept: h.accept !== undefined, hasAcceptLanguage: h['accept-language'] !== undefined, network: networkOf(clientIp) };
 }
 

@@ -128,7 +128,7 @@ export async function explain(ctx: ExplainContext, input: ExplainInput, live: Ex
   const engine = live.risk?.engine;
   const identified = route.policy !== null || route.requireApiKey || !accessMatcherOf(route).empty;
   if (engine !== undefined && identified && route.adaptive && override === undefined) {
-    risk = engine.peek(client.key, (live.risk as { clock: () => number }).clock(), method, headers, input.ip);
+    risk = engine.peek(client.key, (live.risk as { clock: () => number }).clock(), method, { headers }, input.ip);
   }
   const enforce = risk !== undefined && engine?.config.mode === 'enforce';
   if (enforce && risk?.band === 'blocked') return done('risk_blocked', 403);

@@ -71,7 +71,7 @@ export function createLimitHook(context: LimitContext) {
     }
     // An operator's override wins over the score: a client with one is not assessed.
     const adaptive = context.adaptive;
-    const risk = adaptive !== null && route.adaptive && override === undefined ? adaptive.assess(client.key, client.label, context.clock(), request.method, request.headers, state.clientIp) : undefined;
+    const risk = adaptive !== null && route.adaptive && override === undefined ? adaptive.assess(client.key, client.label, context.clock(), request.method, request.raw, state.clientIp) : undefined;
     state.risk = risk;
     const enforce = risk !== undefined && (adaptive as AdaptiveEngine).config.mode === 'enforce';
     if (risk?.band === 'blocked') {

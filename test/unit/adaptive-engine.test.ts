@@ -30,8 +30,8 @@ function feed(engine: AdaptiveEngine, key: string, at: number, status: number, n
   for (let i = 0; i < n; i++) engine.observe(signal(key, at + i * 100, { status, ...over }));
 }
 
-const assess = (engine: AdaptiveEngine, key: string, now: number, label = `label-of-${key}`) => engine.assess(key, label, now, 'GET', HEADERS, '198.51.100.7');
-const peek = (engine: AdaptiveEngine, key: string, now: number) => engine.peek(key, now, 'GET', HEADERS, '198.51.100.7');
+const assess = (engine: AdaptiveEngine, key: string, now: number, label = `label-of-${key}`) => engine.assess(key, label, now, 'GET', { headers: HEADERS }, '198.51.100.7');
+const peek = (engine: AdaptiveEngine, key: string, now: number) => engine.peek(key, now, 'GET', { headers: HEADERS }, '198.51.100.7');
 
 test('a client\'s last assessment and label are kept; each band change is noted with its time and score', () => {
   const engine = engineOf();
