@@ -74,6 +74,11 @@ export class AdaptiveEngine {
     this.#table.observe(signal);
   }
 
+  /** Counts a request (blocked, or would have been) in the client's totals only: its answer is not a feature. */
+  tally(clientKey: string, refused: boolean): void {
+    this.#table.tally(clientKey, refused);
+  }
+
   /**
    * The client's score and band at `now`, remembered with its label
    * (ClientIdentity.label) for the admin API. A client never observed is

@@ -222,6 +222,18 @@ export class FeatureTable {
     out[KEY_CHURN_AT] = Math.min(1, this.#churn.distinctKeys(keyHash(head.network, this.#seed ^ NETWORK_SEED), now) / KEY_CHURN_FULL);
   }
 
+  /**
+   * Counts a request in the client's totals (`counts`) without folding it into
+   * its features: one whose answer the features must not see (a block).
+   */
+  tally(clientKey: string, refused: boolean): void {
+    const row = this.#slots.find(keyHash(clientKey, this.#seed));
+    if (row < 0) return;
+    const u = row * U32_WIDTH;
+    if ((this.#u32[u + REQUESTS] as number) < MAX_U32) this.#u32[u + REQUESTS] = (this.#u32[u + REQUESTS] as number) + 1;
+    if (refused && (this.#u32[u + REFUSALS] as number) < MAX_U32) this.#u32[u + REFUSALS] = (this.#u32[u + REFUSALS] as number) + 1;
+  }
+
   /** Requests seen from this client since it was (last) remembered, and how many were refused, for reports. */
   counts(clientKey: string): { requests: number; refused: number } | undefined {
     const row = this.#slots.find(keyHash(clientKey, this.#seed));

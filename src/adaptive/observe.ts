@@ -26,7 +26,11 @@ export function createRiskObserver(engine: AdaptiveEngine, clock: Clock) {
   return function observeRisk(request: FastifyRequest, reply: FastifyReply): void {
     const state = request.gateway;
     const client = state?.client;
-    // A request shed for the upstream's sake (503 overloaded) says nothing about the client.
+    // A request shed for the upstream's sake (503 overloaded) says nothing about the client. One its band
+    // blocked (or, in shadow, would have) is not observed either: enforce never learns the upstream's answer
+    // to it, so neither does shadow, and both modes see the same features and move bands alike.
+    const action = state?.riskAction;
+    if (client !== undefined && (action === 'blocked' || action === 'would_block')) return engine.tally(client.key, action === 'blocked');
     if (client !== undefined && state.route?.adaptive === true && state.gate !== 'overloaded') {
       const decision = state.decision;
       engine.observe(

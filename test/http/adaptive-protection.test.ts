@@ -121,3 +121,16 @@ ${routesYaml([{ path: '/api', upstream: up.url }])}`;
   assert.equal(next.status, 403);
   assert.equal(gw.accessLines().at(-1)?.decision, 'risk_blocked');
 });
+
+test('shadow would block exactly the requests enforce blocks, on the same traffic', async (t) => {
+  const runs: Record<string, string[]> = {};
+  for (const mode of ['shadow', 'enforce'] as const) {
+    const { gw } = await setup(t, mode);
+    await scan(gw.url, 'scanner-5', 30);
+    await browse(gw.url, 'browser-5', 10);
+    runs[mode] = gw.accessLines().map((l) => String(l.risk_action ?? '-'));
+  }
+  const asEnforce = (runs.shadow ?? []).map((a) => (a === 'would_block' ? 'blocked' : a === 'would_limit' ? 'limited' : a));
+  assert.ok(asEnforce.includes('blocked'), 'the scanner was blocked at some point');
+  assert.deepEqual(asEnforce, runs.enforce);
+});
