@@ -7,6 +7,7 @@ import { RiskModel, type Weights } from '../../src/adaptive/model.js';
 import { HISTORY_MAX, LearningDisabledError, compareViews, topK } from '../../src/adaptive/feedback.js';
 import { mulberry32 } from '../../src/adaptive/random.js';
 import { FEATURE_NAMES, type RequestSignal } from '../../src/adaptive/types.js';
+import { loadShippedWeights } from '../../src/adaptive/weights.js';
 
 const T0 = 1_700_000_000_000;
 const TEN_MIN = 600_000; // ten half-lives of the table's counts: what came before weighs 1/1024
@@ -138,4 +139,29 @@ test('topK gives the first k of a full sort, for any k', () => {
   const compare = compareViews('risk');
   const sorted = [...items].sort(compare);
   for (const k of [0, 1, 7, 50, 499, 500, 900]) assert.deepEqual(topK(items, k, compare), sorted.slice(0, k), `k = ${k}`);
+});
+
+test('a penalised client that turns normal recovers: with the shipped weights, a 404-probing script back to clean requests leaves suspicious within two minutes', () => {
+  const config = { ...buildAdaptive({ mode: 'enforce' })!, maxClients: 100 };
+  const engine = new AdaptiveEngine(config, new RiskModel(loadShippedWeights()), new FeatureTable({ seed: 7, maxClients: 100 }));
+  // curl (an automation agent, with Accept, no Accept-Language) probing unknown paths at 2 requests a second: suspicious, not blocked.
+  const script = { userAgent: 'curl/8.4.0', hasAcceptLanguage: false };
+  let at = T0;
+  let band = '';
+  for (let i = 0; i < 20; i++, at += 500) {
+    band = engine.assess('s1', 'key:s1', at, 'GET', { headers: { accept: '*/*', 'user-agent': 'curl/8.4.0' } }, '198.51.100.7').band;
+    engine.observe(signal('s1', at, { status: 404, ...script }));
+  }
+  assert.equal(band, 'suspicious', 'probing put it in the suspicious band');
+  // The same script, now only on known paths (200s), at the same pace: when does it leave?
+  const start = at;
+  let recoveredAt = -1;
+  for (let i = 0; i < 600 && recoveredAt < 0; i++, at += 500) {
+    if (engine.assess('s1', 'key:s1', at, 'GET', { headers: { accept: '*/*', 'user-agent': 'curl/8.4.0' } }, '198.51.100.7').band === 'normal') recoveredAt = at;
+    engine.observe(signal('s1', at, { status: 200, ...script }));
+  }
+  assert.ok(recoveredAt > 0, 'it recovered');
+  const seconds = (recoveredAt - start) / 1000;
+  // Decay (half-life 60 s) brings the 404 share down; the hysteresis holds 30 s below the boundary.
+  assert.ok(seconds >= 30 && seconds <= 120, `recovered after ${seconds} s`);
 });
