@@ -1,0 +1,128 @@
+/**
+ * `npm run bench:overload`: issue 17's overload targets. An origin that
+ * serves SLOTS requests at a time, SERVICE_MS each (capacity SLOTS * 1000 /
+ * SERVICE_MS req/s; the rest queue), behind the gateway with and without
+ * `adaptive_concurrency`, offered an open-loop load of 2x and 10x its
+ * capacity for SECONDS: half from normal clients (browser headers, known
+ * paths), half from suspicious ones (curl, no Accept-Language, unknown
+ * paths: the shipped weights score them about 70, the suspicious band), each
+ * client from its own network. Goodput: answers from the origin within the SLO, per second, as a
+ * share of capacity; and whether any suspicious request was admitted in a
+ * 100 ms slot where a normal one was shed. Gateway on CPU 0, the rest on CPU 1.
+ */
+import { createServer } from 'node:http';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Agent, request } from 'undici';
+import { canPin, killAll, pinSelf, start, stop } from './procs.js';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const SLOTS = 8;
+const SERVICE_MS = 40;
+const CAPACITY = (SLOTS * 1000) / SERVICE_MS; // 200 req/s
+const SECONDS = Number(process.env.OVERLOAD_SECONDS ?? 10);
+const SLO_MS = 1000;
+
+function startOrigin(): Promise<{ port: number; close(): void }> {
+  let busy = 0;
+  const queue: (() => void)[] = [];
+  const server = createServer((req, res) => {
+    const serve = () => {
+      busy++;
+      setTimeout(() => {
+        busy--;
+        res.writeHead(req.url?.startsWith('/api/items/') ? 200 : 404, { 'content-type': 'application/json' }).end('{}');
+        queue.shift()?.();
+      }, SERVICE_MS);
+    };
+    if (busy < SLOTS) serve();
+    else queue.push(serve);
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ port: (server.address() as { port: number }).port, close: () => server.close() })));
+}
+
+interface Outcome { readonly at: number; readonly suspicious: boolean; readonly status: number; readonly ms: number }
+
+async function offer(port: number, multiple: number): Promise<Outcome[]> {
+  const rate = CAPACITY * multiple;
+  const agent = new Agent({ connections: 512, pipelining: 1 });
+  const outcomes: Outcome[] = [];
+  const pending: Promise<void>[] = [];
+  const t0 = performance.now();
+  let sent = 0;
+  while (performance.now() - t0 < SECONDS * 1000) {
+    const due = Math.floor(((performance.now() - t0) / 1000) * rate);
+    for (; sent < due; sent++) {
+      const suspicious = sent % 2 === 1;
+      const n = sent % 40;
+      const key = `${suspicious ? 'sus' : 'norm'}-${n}`;
+      // Each client from a network of its own (X-Forwarded-For; the gateway trusts one hop), so no network shows key churn.
+      const forwarded = `10.${suspicious ? 1 : 2}.${n}.5`;
+      const headers: Record<string, string> = suspicious
+        ? { 'x-api-key': key, 'x-forwarded-for': forwarded, 'user-agent': 'curl/8.4.0', accept: '*/*' }
+        : { 'x-api-key': key, 'x-forwarded-for': forwarded, 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64) Firefox/125.0', accept: 'application/json', 'accept-language': 'en' };
+      const started = performance.now();
+      const path = suspicious ? `/api/probe/${sent}` : `/api/items/${sent % 100}`;
+      pending.push(
+        request(`http://127.0.0.1:${port}${path}`, { dispatcher: agent, headers, headersTimeout: 30_000, bodyTimeout: 30_000 })
+          .then(async (r) => {
+            await r.body.dump();
+            outcomes.push({ at: started - t0, suspicious, status: r.statusCode, ms: performance.now() - started });
+          })
+          .catch(() => {
+            outcomes.push({ at: started - t0, suspicious, status: 0, ms: performance.now() - started });
+          }),
+      );
+    }
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  await Promise.all(pending);
+  await agent.close();
+  return outcomes;
+}
+
+function summarise(label: string, multiple: number, outcomes: readonly Outcome[]): string {
+  const served = (o: Outcome) => o.status === 200 || o.status === 404;
+  const good = outcomes.filter((o) => served(o) && o.ms <= SLO_MS).length;
+  const shed = outcomes.filter((o) => o.status === 503);
+  // Inversions: a 100 ms slot where a suspicious request was admitted while a normal one was shed.
+  const slots = new Map<number, { admittedSuspicious: boolean; shedNormal: boolean }>();
+  for (const o of outcomes) {
+    const s = slots.get(Math.floor(o.at / 100)) ?? { admittedSuspicious: false, shedNormal: false };
+    if (o.suspicious && served(o)) s.admittedSuspicious = true;
+    if (!o.suspicious && o.status === 503) s.shedNormal = true;
+    slots.set(Math.floor(o.at / 100), s);
+  }
+  const inversions = [...slots.values()].filter((s) => s.admittedSuspicious && s.shedNormal).length;
+  const p99 = [...outcomes.filter(served).map((o) => o.ms)].sort((a, b) => a - b)[Math.floor(outcomes.filter(served).length * 0.99)] ?? 0;
+  return `| ${label} | ${multiple}x (${CAPACITY * multiple}/s) | ${outcomes.length} | ${(good / SECONDS).toFixed(0)}/s = ${((good / SECONDS / CAPACITY) * 100).toFixed(0)} % | ${shed.filter((o) => o.suspicious).length} / ${shed.filter((o) => !o.suspicious).length} | ${inversions} | ${p99.toFixed(0)} |`;
+}
+
+async function main(): Promise<void> {
+  const pinned = canPin();
+  if (pinned) pinSelf(1);
+  const origin = await startOrigin();
+  console.log(`origin: ${SLOTS} slots x ${SERVICE_MS} ms = ${CAPACITY} req/s; ${SECONDS} s per run; SLO ${SLO_MS} ms\n`);
+  console.log('| gateway | offered | requests | goodput (origin answers within SLO) | shed 503 suspicious / normal | 100 ms slots with a suspicious admitted and a normal shed | p99 ms of answered | loader + origin CPU % (CPU 1) |');
+  console.log('|---|---|---|---|---|---|---|---|');
+  for (const multiple of [2, 10]) {
+    for (const mode of ['off', 'on'] as const) {
+      const gw = await start(`gateway ${mode}`, join(HERE, 'overload-gateway.js'), [String(origin.port), mode], pinned ? 0 : undefined);
+      const cpu = process.cpuUsage();
+      const wall = performance.now();
+      const outcomes = await offer(gw.port, multiple);
+      const used = process.cpuUsage(cpu);
+      const loader = ((used.user + used.system) / 1000 / (performance.now() - wall)) * 100;
+      console.log(`${summarise(mode === 'on' ? 'adaptive_concurrency' : 'no adaptive_concurrency', multiple, outcomes)} ${loader.toFixed(0)} |`);
+      await stop(gw);
+    }
+  }
+  origin.close();
+}
+
+process.on('exit', killAll);
+main().then(() => process.exit(0), (err: unknown) => {
+  console.error(err);
+  killAll();
+  process.exit(1);
+});
