@@ -64,12 +64,11 @@ export function headOf(method: string, source: HeadSource, clientIp: string): Fi
 
 /** `ip4:a.b.c.0/24` or `ip6:<prefix>/64`: key rotation is counted per network, since one host often holds a whole /64 and a botnet a /24. */
 export function networkOf(ip: string): string {
-  if (!ip.includes(':') || (ip.startsWith('::ffff:') && ip.includes('.'))) {
-    const v4 = ip.startsWith('::ffff:') ? ip.slice(7) : ip;
-    const last = v4.lastIndexOf('.');
-    return last < 0 ? `ip4:${v4}` : `ip4:${v4.slice(0, last)}.0/24`;
-  }
-  return `ip6:${normaliseIp(ip, 64)}`;
+  // normaliseIp collapses IPv4-mapped IPv6 to IPv4 and masks IPv6 to the /64, as the limits key clients.
+  const address = normaliseIp(ip, 64);
+  if (address.includes(':')) return `ip6:${address}`;
+  const last = address.lastIndexOf('.');
+  return last < 0 ? `ip4:${address}` : `ip4:${address.slice(0, last)}.0/24`;
 }
 
 /** The rate of the client's own first limit (requests per second), 0 when it has none. */
