@@ -2,8 +2,8 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import type { BandName } from './config.js';
 import type { FeedbackSource } from './feedback.js';
 import type { TrafficLabel } from './types.js';
-
 import type { RiskAction } from '../request-state.js';
+import { counterChildren, type CounterChild } from '../observability/counter-children.js';
 
 /**
  * Adaptive protection's series, on the gateway's registry, registered when
@@ -13,7 +13,7 @@ import type { RiskAction } from '../request-state.js';
  */
 export class AdaptiveMetrics {
   readonly #actions: Counter<'route' | 'band' | 'action'>;
-  readonly #children = new Map<string, { inc(): void }>();
+  readonly #actionChild: (route: string, band: string, action: string) => CounterChild;
   readonly #feedback: Counter<'label' | 'source'>;
 
   constructor(registry: Registry, bandCounts: () => Record<BandName, number>) {
@@ -33,6 +33,7 @@ export class AdaptiveMetrics {
       labelNames: ['route', 'band', 'action'],
       registers,
     });
+    this.#actionChild = counterChildren(this.#actions);
     this.#feedback = new Counter({
       name: 'throttlegate_feedback_total',
       help: 'Labels adaptive protection learned from, by label (good, bad) and source (api: POST /v1/feedback; admin_block, admin_raise: PUT /v1/limits/:key).',
@@ -46,12 +47,6 @@ export class AdaptiveMetrics {
   }
 
   count(route: string, band: string, action: RiskAction): void {
-    const key = `${route}\u0000${band}\u0000${action}`;
-    let child = this.#children.get(key);
-    if (child === undefined) {
-      child = this.#actions.labels(route, band, action);
-      this.#children.set(key, child);
-    }
-    child.inc();
+    this.#actionChild(route, band, action).inc();
   }
 }

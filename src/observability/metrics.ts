@@ -1,5 +1,6 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { RequestSeries } from './request-series.js';
+import { counterChildren, type CounterChild } from './counter-children.js';
 
 const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS']);
 
@@ -25,7 +26,7 @@ export class GatewayMetrics {
   readonly #rateLimited: Counter<'route' | 'plan'>;
   readonly #shadowLimited: Counter<'route' | 'limit'>;
   readonly #delayed: Counter<'route'>;
-  readonly #rateLimitedByRoute = new Map<string, { inc(): void }>();
+  readonly #rateLimitedChild: (route: string, plan: string) => CounterChild;
   readonly #upstreamErrors: Counter<'route' | 'reason'>;
   readonly #storeErrors: Counter<'reason'>;
   readonly #storeUp: Gauge;
@@ -52,6 +53,7 @@ export class GatewayMetrics {
       labelNames: ['route', 'plan'],
       registers,
     });
+    this.#rateLimitedChild = counterChildren(this.#rateLimited);
     this.#shadowLimited = new Counter({
       name: 'throttlegate_shadow_limited_total',
       help: 'Requests a mode: shadow limit would have refused (they were forwarded), by route and limit id.',
@@ -166,14 +168,7 @@ export class GatewayMetrics {
   }
 
   countRateLimited(route: string, plan: string = ANONYMOUS): void {
-    // prom-client's labels() validates, hashes and builds closures on every call: a flood pays it per 429.
-    const key = `${route}\u0000${plan}`;
-    let child = this.#rateLimitedByRoute.get(key);
-    if (child === undefined) {
-      child = this.#rateLimited.labels(route, plan);
-      this.#rateLimitedByRoute.set(key, child);
-    }
-    child.inc();
+    this.#rateLimitedChild(route, plan).inc();
   }
 
   countShadowLimited(route: string, limit: string): void {

@@ -1,5 +1,6 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { AdmissionBand } from './admission.js';
+import { counterChildren, type CounterChild } from '../../observability/counter-children.js';
 
 /**
  * Adaptive concurrency's series, on the gateway's registry:
@@ -9,7 +10,7 @@ import type { AdmissionBand } from './admission.js';
  */
 export class ConcurrencyMetrics {
   readonly #shed: Counter<'route' | 'band'>;
-  readonly #children = new Map<string, { inc(): void }>();
+  readonly #shedChild: (route: string, band: string) => CounterChild;
   #limits: () => Iterable<readonly [string, number]> = () => [];
 
   constructor(registry: Registry) {
@@ -32,6 +33,7 @@ export class ConcurrencyMetrics {
       labelNames: ['route', 'band'],
       registers,
     });
+    this.#shedChild = counterChildren(this.#shed);
   }
 
   /** Where the gauge reads each route's limit from: the routes of the config now serving. */
@@ -40,12 +42,6 @@ export class ConcurrencyMetrics {
   }
 
   countShed(route: string, band: AdmissionBand): void {
-    const key = `${route}\u0000${band}`;
-    let child = this.#children.get(key);
-    if (child === undefined) {
-      child = this.#shed.labels(route, band);
-      this.#children.set(key, child);
-    }
-    child.inc();
+    this.#shedChild(route, band).inc();
   }
 }
