@@ -1,8 +1,19 @@
 import type { Socket } from 'node:net';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Clock } from '../limit/stores/store.js';
+import type { LimitSet } from '../config/types.js';
 import type { AdaptiveEngine } from './engine.js';
 import { networkOf, signalOf } from './signal.js';
+import { scaledSet } from './scaled-set.js';
+import type { RequestState } from '../request-state.js';
+
+/** The limits pressure is measured against: the band-scaled ones, in shadow too (the limits enforce would have held it to). */
+function heldTo(state: RequestState): LimitSet | undefined {
+  const set = state.limitSet;
+  const risk = state.risk;
+  if (set === undefined || risk === undefined || state.riskScaled || risk.band === 'blocked') return set;
+  return scaledSet(set, risk.limitFactor);
+}
 
 const kNetwork = Symbol('throttlegate.network');
 type Remembering = Socket & { [kNetwork]?: { ip: string; network: string } };
@@ -33,17 +44,20 @@ export function createRiskObserver(engine: AdaptiveEngine, clock: Clock) {
     if (client !== undefined && (action === 'blocked' || action === 'would_block')) return engine.tally(client.key, action === 'blocked');
     if (client !== undefined && state.route?.adaptive === true && state.gate !== 'overloaded') {
       const decision = state.decision;
+      // A request shadow says enforce would have refused is observed as enforce would have seen it: a 429, never
+      // the upstream's answer, so a shadow run's features (and bands) stay those of an enforce run.
+      const wouldLimit = action === 'would_limit';
       engine.observe(
         signalOf({
           at: clock() - reply.elapsedTime,
           method: request.method,
           path: state.path,
-          status: reply.statusCode,
-          refused: decision !== undefined && !decision.allowed && decision.reason === undefined,
+          status: wouldLimit ? 429 : reply.statusCode,
+          refused: wouldLimit || (decision !== undefined && !decision.allowed && decision.reason === undefined),
           rawHeaders: request.raw.rawHeaders,
           network: networkOfRequest(request, state.clientIp),
           clientKey: client.key,
-          set: state.limitSet,
+          set: heldTo(state),
         }),
       );
     }

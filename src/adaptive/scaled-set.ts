@@ -36,3 +36,23 @@ function scaleLimit(spec: LimitSpec, factor: number): LimitSpec {
       return { ...spec, capacity };
   }
 }
+
+const mirrors = new WeakMap<LimitSet, LimitSet>();
+
+/** What a shadow-mode mirror key is counted under: apart from the client's real state, never a key a client can present. */
+export const MIRROR_PREFIX = 'shadow~';
+
+/**
+ * Shadow mode's mirror of a client's band-scaled limits: only the client's
+ * own (the ones a band moves), counted under `shadow~<key>` so they advance
+ * exactly as enforce would have advanced them. Route and global limits are
+ * left out: they are already counted once, by the real check.
+ */
+export function mirrorSet(scaled: LimitSet): LimitSet {
+  let mirror = mirrors.get(scaled);
+  if (mirror === undefined) {
+    mirror = { group: `${scaled.group}~shadow`, plan: scaled.plan, limits: scaled.limits.filter((l) => l.scope === 'client') };
+    mirrors.set(scaled, mirror);
+  }
+  return mirror;
+}

@@ -13,7 +13,7 @@ import { checkOf, limitSetFor, waitOf } from './sets.js';
 import { sendGatewayError } from '../respond.js';
 import type { AdaptiveEngine, Assessment } from '../adaptive/engine.js';
 import type { RequestState, RiskAction } from '../request-state.js';
-import { scaledSet } from '../adaptive/scaled-set.js';
+import { MIRROR_PREFIX, mirrorSet, scaledSet } from '../adaptive/scaled-set.js';
 
 /** What the limit step reports to metrics. `plan` is a configured plan name or `anonymous`: bounded. */
 export interface LimitEvents {
@@ -88,10 +88,41 @@ export function createLimitHook(context: LimitContext) {
     state.riskScaled = set !== own;
     const check = checkOf(set, client, route);
     const outcome = store.check(check);
+    // Shadow mode counts the band-scaled limits too, apart, so what it says enforce would do is what enforce does.
+    const mirror = risk !== undefined && !enforce && risk.band !== 'blocked' ? mirrorCheck(own, risk.limitFactor, client, route) : undefined;
     // A synchronous store (memory) answers here: no closure, no promise on that path.
-    if (outcome instanceof Promise) outcome.then((o) => first(request, reply, done, set, check, o), done);
-    else first(request, reply, done, set, check, outcome);
+    if (outcome instanceof Promise || mirror instanceof Promise) {
+      // One event-loop turn: the Redis store sends both in the same batch.
+      Promise.all([outcome, mirror]).then(([o, m]) => {
+        if (m !== undefined) judgeMirror(request, reply, m);
+        first(request, reply, done, set, check, o);
+      }, done);
+      return;
+    }
+    if (mirror !== undefined) judgeMirror(request, reply, mirror);
+    first(request, reply, done, set, check, outcome);
   };
+
+  function mirrorCheck(own: LimitSet, factor: number, client: ClientIdentity, route: RouteConfig): LimitOutcome | Promise<LimitOutcome> | undefined {
+    const mirror = mirrorSet(scaledSet(own, factor));
+    if (mirror.limits.length === 0) return undefined;
+    const key = MIRROR_PREFIX + client.key;
+    return store.check({ group: mirror.group, limits: mirror.limits, keys: mirror.limits.map(() => key), cost: route.cost });
+  }
+
+  /**
+   * Shadow mode: the mirror of the client's band-scaled limits refused, and
+   * its band cuts limits: enforce would have answered 429 here. The mirror
+   * advanced as enforce's state would have (it consumed only what enforce
+   * would have let through), so this is enforce's answer, not a guess.
+   */
+  function judgeMirror(request: FastifyRequest, reply: FastifyReply, outcome: LimitOutcome): void {
+    // A mirrored concurrency slot is held as the real one would be, and freed with the response.
+    if (outcome.release) reply.raw.once('close', outcome.release);
+    const state = request.gateway;
+    const risk = state.risk as Assessment;
+    if (risk.limitFactor < 1 && !outcome.allowed && outcome.reason === undefined) act(state, state.route as RouteConfig, risk.band, 'would_limit');
+  }
 
   /** The store's first answer: settled, or (refused, with on_limit) held in the client's queue until it passes or cannot. */
   function first(request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction, set: LimitSet, check: LimitCheck, outcome: LimitOutcome): void {
@@ -137,12 +168,9 @@ export function createLimitHook(context: LimitContext) {
       return sendGatewayError(reply, 'TG_ERR_LIMIT_STORE_UNAVAILABLE');
     }
     if (decision.shadowLimited) countShadow(route, decision);
+    // Refused by limits its band cut: adaptive protection acted (shadow's would_limit came from the mirror).
     const risk = state.risk;
-    if (risk !== undefined && risk.limitFactor < 1 && risk.band !== 'blocked' && outcome.reason === undefined) {
-      // Refused by limits its band cut: adaptive protection acted. In shadow, asked what the cut limits would say.
-      if (state.riskScaled && !decision.allowed) act(state, route, risk.band, 'limited');
-      else if (!state.riskScaled && decision.allowed) wouldLimit(request, set, risk.limitFactor);
-    }
+    if (state.riskScaled && !decision.allowed && outcome.reason === undefined && risk !== undefined && risk.limitFactor < 1) act(state, route, risk.band, 'limited');
     if (decision.allowed) return done();
     events.onLimited(route.path, set.plan ?? 'anonymous');
     sendGatewayError(reply, 'TG_ERR_LIMIT_EXCEEDED', { retry_after: decision.retryAfterSeconds });
@@ -151,23 +179,6 @@ export function createLimitHook(context: LimitContext) {
   function act(state: RequestState, route: RouteConfig, band: string, action: RiskAction): void {
     state.riskAction = action;
     events.onAdaptive(route.path, band, action);
-  }
-
-  /**
-   * Shadow mode: would the band's cut limits have refused this request? A dry
-   * run, so nothing is consumed twice. The client's state is the one its
-   * uncut limits left, so this is the answer enforce would give from here.
-   */
-  function wouldLimit(request: FastifyRequest, set: LimitSet, factor: number): void {
-    const state = request.gateway;
-    const route = state.route as RouteConfig;
-    const risk = state.risk as Assessment;
-    const answer = store.check(checkOf(scaledSet(set, factor), state.client as ClientIdentity, route), { dryRun: true });
-    const judge = (o: LimitOutcome): void => {
-      if (!o.allowed && o.reason === undefined) act(state, route, risk.band, 'would_limit');
-    };
-    if (answer instanceof Promise) answer.then(judge, () => {});
-    else judge(answer);
   }
 
   function countShadow(route: RouteConfig, decision: LimitDecision): void {

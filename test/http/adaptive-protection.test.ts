@@ -134,3 +134,32 @@ test('shadow would block exactly the requests enforce blocks, on the same traffi
   assert.ok(asEnforce.includes('blocked'), 'the scanner was blocked at some point');
   assert.deepEqual(asEnforce, runs.enforce);
 });
+
+test('shadow would limit exactly the requests enforce limits by a band\'s cut, on the same traffic: the mirror counts what the cut limits would have', async (t) => {
+  const runs: Record<string, { actions: string[]; bands: string[]; statuses: number[] }> = {};
+  for (const mode of ['shadow', 'enforce'] as const) {
+    const up = await api();
+    // No refill to speak of: burst 40 is the whole budget, 10 once the band cuts it to a quarter.
+    const gw = await startGateway(`rate_limit: { requests_per_second: 0.001, burst: 40, key: ["header:x-api-key", ip], unverified_key_envelope: false }
+adaptive: { mode: ${mode} }
+routes:
+${routesYaml([{ path: '/api', upstream: up.url }])}`);
+    t.after(() => Promise.all([gw.close(), up.close()]));
+    const statuses: number[] = [];
+    // A script: curl's agent, probing paths that 404. Suspicious, not blocked.
+    for (let i = 0; i < 36; i++) {
+      const path = `/api/missing/${i}`;
+      statuses.push((await send(gw.url, path, { headers: { 'user-agent': 'curl/8.5.0', accept: '*/*', 'x-api-key': 'script-1' } })).status);
+    }
+    const lines = gw.accessLines();
+    runs[mode] = { actions: lines.map((l) => String(l.risk_action ?? '-')), bands: lines.map((l) => String(l.band)), statuses };
+  }
+  const shadow = runs.shadow as { actions: string[]; bands: string[]; statuses: number[] };
+  const enforce = runs.enforce as { actions: string[]; bands: string[]; statuses: number[] };
+  assert.ok(enforce.actions.includes('limited'), `enforce cut the script's limits and refused: ${enforce.actions.join(',')} bands ${enforce.bands.join(',')}`);
+  assert.ok(!enforce.actions.includes('blocked'), 'the script is suspicious, not blocked');
+  assert.deepEqual(shadow.bands, enforce.bands, 'both modes moved the client through the same bands');
+  assert.deepEqual(shadow.actions.map((a) => (a === 'would_limit' ? 'limited' : a)), enforce.actions);
+  assert.ok(shadow.statuses.every((s) => s !== 429 && s !== 403), 'shadow refused nothing');
+  assert.deepEqual(enforce.statuses.map((s) => (s === 429 ? 'refused' : 'passed')), enforce.actions.map((a) => (a === 'limited' ? 'refused' : 'passed')));
+});
