@@ -36,6 +36,8 @@ export const adaptiveSchema = {
     max_clients: { type: 'integer', minimum: 100, maximum: 10_000_000 },
     // Where learned weights are kept across restarts on the memory store (on Redis they live in Redis); relative to the config file.
     weights_file: { type: 'string', minLength: 1 },
+    // Failed logins in a row (401/403 from a route marked login: true) that label the client bad; 0: never.
+    failed_logins: { type: 'integer', minimum: 0, maximum: 1000 },
   },
 } as const;
 
@@ -45,6 +47,7 @@ export interface RawAdaptive {
   bands?: Partial<Record<'trusted' | 'normal' | 'suspicious', { below: number; limit_factor?: number }>> & { blocked?: { block_for?: string } };
   max_clients?: number;
   weights_file?: string;
+  failed_logins?: number;
 }
 
 /** One band as the request path uses it: scores below `below` (and at or above the previous band's) are in it. */
@@ -72,6 +75,12 @@ export interface AdaptiveConfig {
    * effect at the next restart.
    */
   readonly weightsFile: string | null;
+  /**
+   * A weak label from outcomes: this many failed logins in a row (401 or
+   * 403 from a route with `login: true`) label the client `bad`, source
+   * `outcome`, as if an operator had; 0 turns it off.
+   */
+  readonly failedLogins: number;
 }
 
 export const ADAPTIVE_DEFAULTS = {
@@ -80,6 +89,7 @@ export const ADAPTIVE_DEFAULTS = {
   bands: { trusted: { below: 20, limit_factor: 2 }, normal: { below: 60, limit_factor: 1 }, suspicious: { below: 85, limit_factor: 0.25 } },
   block_for: '10m',
   max_clients: 100_000,
+  failed_logins: 5,
 } as const;
 
 /** Bands must be increasing: trusted below normal below suspicious (each as configured or defaulted). */
@@ -114,5 +124,6 @@ export function buildAdaptive(raw: RawAdaptive | undefined): AdaptiveConfig | nu
     blockForMs: parseDuration(b.blocked?.block_for ?? d.block_for),
     maxClients: raw.max_clients ?? d.max_clients,
     weightsFile: raw.weights_file ?? null,
+    failedLogins: raw.failed_logins ?? d.failed_logins,
   };
 }

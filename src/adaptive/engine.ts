@@ -124,11 +124,11 @@ export class AdaptiveEngine {
    * weights shared (`share`) the step is not saved, and the next poll that
    * reads the stored version replaces it: feedback goes through learnShared.
    */
-  learn(stateKey: string, label: TrafficLabel, now: number): LearnResult | undefined {
+  learn(stateKey: string, label: TrafficLabel, now: number, weak = false): LearnResult | undefined {
     if (!this.#config.learn) throw new LearningDisabledError();
     const x = this.features(stateKey, now);
     if (x === undefined) return undefined;
-    this.#vouch(stateKey, label, now);
+    if (!weak) this.#vouch(stateKey, label, now);
     const { before, after } = this.#model.learn(x, label, now);
     return { before, after, version: this.#model.weights.version, features: x };
   }
@@ -140,11 +140,13 @@ export class AdaptiveEngine {
    * stored hour's drift window (drift-window.ts), and this instance scores
    * with the saved weights from then on. Rejects with WeightsStoreError
    * when the store fails or keeps losing races: nothing is learned then,
-   * and the client is not vouched for.
+   * and the client is not vouched for. `weak`: a label the gateway inferred
+   * from outcomes (login-streaks.ts), learned like any other but binding no
+   * client: only an operator's label vouches for one or lifts that.
    */
-  async learnShared(stateKey: string, label: TrafficLabel, now: number): Promise<LearnResult | undefined> {
+  async learnShared(stateKey: string, label: TrafficLabel, now: number, weak = false): Promise<LearnResult | undefined> {
     const shared = this.#shared;
-    if (shared === null) return this.learn(stateKey, label, now);
+    if (shared === null) return this.learn(stateKey, label, now, weak);
     if (!this.#config.learn) throw new LearningDisabledError();
     const x = this.features(stateKey, now);
     if (x === undefined) return undefined;
@@ -156,7 +158,7 @@ export class AdaptiveEngine {
       return step.next;
     });
     this.#model = new RiskModel(weightsOnly(saved), this.#learning);
-    this.#vouch(stateKey, label, now);
+    if (!weak) this.#vouch(stateKey, label, now);
     return { before, after: this.#model.score(x).score, version: saved.version, features: x };
   }
 
@@ -174,6 +176,11 @@ export class AdaptiveEngine {
   /** Scores with `weights` from the next request on, when their version is not the model's (the swap is one assignment). */
   adopt(weights: Weights): void {
     if (weights.version !== this.#model.weights.version) this.#model = new RiskModel(weightsOnly(weights), this.#learning);
+  }
+
+  /** An operator labelled the client good (and no operator has labelled it bad since). */
+  vouched(stateKey: string): boolean {
+    return (this.#current.get(stateKey) ?? this.#previous.get(stateKey))?.vouched === true;
   }
 
   /** The client's last assessment, band changes and counts, or undefined when it holds no record. */

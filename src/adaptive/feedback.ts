@@ -151,16 +151,20 @@ export interface LearnResult {
   readonly features: Float64Array;
 }
 
-/** Where a label came from: the feedback endpoint, an admin block, an admin raise (PUT /v1/limits/:key). */
-export type FeedbackSource = 'api' | 'admin_block' | 'admin_raise';
+/**
+ * Where a label came from: the feedback endpoint, an admin block, an admin
+ * raise (PUT /v1/limits/:key), or the gateway itself from outcomes (failed
+ * logins in a row: a weak label, which binds no client).
+ */
+export type FeedbackSource = 'api' | 'admin_block' | 'admin_raise' | 'outcome';
 
 /** What a feedback update needs of the engine (AdaptiveEngine.learnShared: saved to the weights store when there is one). */
 export interface Learner {
-  learnShared(stateKey: string, label: TrafficLabel, now: number): Promise<LearnResult | undefined>;
+  learnShared(stateKey: string, label: TrafficLabel, now: number, weak?: boolean): Promise<LearnResult | undefined>;
 }
 
 export interface FeedbackSinks {
-  readonly logger: { info(fields: object, msg: string): void };
+  readonly logger: { info(fields: object, msg: string): void; warn(fields: object, msg: string): void };
   /** throttlegate_feedback_total (AdaptiveMetrics.countFeedback); null when adaptive metrics are not registered. */
   readonly count: ((label: TrafficLabel, source: FeedbackSource) => void) | null;
 }
@@ -184,7 +188,7 @@ export interface Feedback {
  * weights store failed it (nothing learned, logged or counted then).
  */
 export async function applyFeedback(engine: Learner, feedback: Feedback, now: number, sinks: FeedbackSinks): Promise<LearnResult | undefined> {
-  const result = await engine.learnShared(feedback.stateKey, feedback.label, now);
+  const result = await engine.learnShared(feedback.stateKey, feedback.label, now, feedback.source === 'outcome');
   if (result === undefined) return undefined;
   sinks.count?.(feedback.label, feedback.source);
   sinks.logger.info(

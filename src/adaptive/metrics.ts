@@ -9,7 +9,7 @@ import { counterChildren, type CounterChild } from '../observability/counter-chi
  * Adaptive protection's series, on the gateway's registry, registered when
  * the first config turns it on. Labels are bounded: a configured route, one
  * of four bands, one of four actions; a feedback label (good, bad) and its
- * source (api, admin_block, admin_raise).
+ * source (api, admin_block, admin_raise, outcome).
  */
 export class AdaptiveMetrics {
   readonly #actions: Counter<'route' | 'band' | 'action'>;
@@ -36,7 +36,7 @@ export class AdaptiveMetrics {
     this.#actionChild = counterChildren(this.#actions);
     this.#feedback = new Counter({
       name: 'throttlegate_feedback_total',
-      help: 'Labels adaptive protection learned from, by label (good, bad) and source (api: POST /v1/feedback; admin_block, admin_raise: PUT /v1/limits/:key).',
+      help: 'Labels adaptive protection learned from, by label (good, bad) and source (api: POST /v1/feedback; admin_block, admin_raise: PUT /v1/limits/:key; outcome: failed logins in a row on a login: true route).',
       labelNames: ['label', 'source'],
       registers,
     });

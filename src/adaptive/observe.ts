@@ -5,6 +5,7 @@ import type { LimitSet } from '../config/types.js';
 import type { AdaptiveEngine } from './engine.js';
 import { networkOf, signalOf } from './signal.js';
 import { scaledSet } from './scaled-set.js';
+import type { WeakLabeller } from './weak-labels.js';
 import type { RequestState } from '../request-state.js';
 
 /** The limits pressure is measured against: the band-scaled ones, in shadow too (the limits enforce would have held it to). */
@@ -33,7 +34,7 @@ function networkOfRequest(request: FastifyRequest, ip: string): string {
  * features: only requests a client identity was read for (a limited route,
  * or one with access rules), since the features are that identity's.
  */
-export function createRiskObserver(engine: AdaptiveEngine, clock: Clock) {
+export function createRiskObserver(engine: AdaptiveEngine, clock: Clock, weak: WeakLabeller | null = null) {
   return function observeRisk(request: FastifyRequest, reply: FastifyReply): void {
     const state = request.gateway;
     const client = state?.client;
@@ -60,6 +61,8 @@ export function createRiskObserver(engine: AdaptiveEngine, clock: Clock) {
           set: heldTo(state),
         }),
       );
+      // A login route's answer, as enforce would have seen it (a would-be 429 says nothing of the credentials).
+      if (weak !== null && state.route.login) weak.noteLogin(client.key, client.label, wouldLimit ? 429 : reply.statusCode);
     }
   };
 }

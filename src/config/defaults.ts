@@ -64,6 +64,7 @@ interface RawRoute {
   cost?: number;
   require_api_key?: boolean;
   adaptive?: boolean;
+  login?: boolean;
   adaptive_concurrency?: boolean | RawAdaptiveConcurrency;
   allow?: string[];
   deny?: string[];
@@ -216,6 +217,7 @@ function buildRoute(r: RawRoute, index: number, context: RouteContext): RouteCon
     cost: r.cost ?? DEFAULTS.route.cost,
     requireApiKey: r.require_api_key ?? false,
     adaptive: r.adaptive ?? true,
+    login: r.login ?? false,
     adaptiveConcurrency: buildAdaptiveConcurrency(r.adaptive_concurrency),
     access: mergeAccess(context.access, r, context.keyIds),
   };

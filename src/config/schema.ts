@@ -228,6 +228,8 @@ export const configSchema = {
           require_api_key: { type: 'boolean' },
           // false: risk scores never touch this route (adaptive:, when on, applies to every other route).
           adaptive: { type: 'boolean' },
+          // true: a login endpoint; its 401/403 answers count as failed logins (adaptive.failed_logins: a weak label).
+          login: { type: 'boolean' },
           // true, or the gradient controller's parameters: shed the lowest-trust requests first when the upstream slows.
           adaptive_concurrency: adaptiveConcurrencySchema,
           allow: accessList,

@@ -124,6 +124,8 @@ export interface RouteConfig {
   readonly requireApiKey: boolean;
   /** `adaptive: false` on the route: risk scores never touch it. */
   readonly adaptive: boolean;
+  /** `login: true`: the upstream's 401/403 here are failed logins; adaptive.failed_logins of them in a row label the client bad. */
+  readonly login: boolean;
   /** `adaptive_concurrency:`: the upstream's adaptive concurrency limit, with admission by risk band; null or absent: off. */
   readonly adaptiveConcurrency: AdaptiveConcurrencyConfig | null;
   /** The gateway's allow/deny lists followed by the route's own. */

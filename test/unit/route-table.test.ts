@@ -30,6 +30,7 @@ const route = (path: string, index: number, extra: Partial<RouteConfig> = {}): R
   requireApiKey: false,
   adaptive: true,
   adaptiveConcurrency: null,
+  login: false,
   access: { allow: { cidrs: [], keyIds: [] }, deny: { cidrs: [], keyIds: [] } },
   ...extra,
 });
