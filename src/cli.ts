@@ -19,6 +19,7 @@ import { watchConfigFile } from './gateway/config-watch.js';
 import { runSimulate } from './admin/simulate-command.js';
 import { EXPLAIN_HELP, runExplainCommand } from './admin/explain-command.js';
 import { TRAFFIC_HELP, runTrafficCommand } from './adaptive/traffic/command.js';
+import { editorSchemaText } from './config/editor-schema.js';
 
 const HELP: Record<string, string> = {
   main: `throttlegate: a YAML-configured API gateway with per-client rate limiting
@@ -27,6 +28,7 @@ Usage:
   throttlegate serve    [--config FILE] [--port N] [--host H]   run the gateway
   throttlegate validate [--config FILE]                         check a config file
   throttlegate hash-key KEY                                     print an API key's log label and its api_keys hash
+  throttlegate schema                                           print the config file's JSON Schema (for editors)
   throttlegate simulate [--config FILE] --log FILE [--json]     replay a request log against a config
   throttlegate explain  [--config FILE] METHOD PATH [--header K:V] [--ip A]
                                                                 what the gateway would do with one request
@@ -55,6 +57,15 @@ Prints two lines for API key KEY:
                    not in api_keys, so a client's requests can be found without the
                    key ever being logged;
   sha256:<64 hex>  the value for api_keys' hash: field, so the config never holds KEY.`,
+  schema: `Usage: throttlegate schema
+
+Prints the JSON Schema (draft-07) of the config file: the validator's own schema,
+widened so that \${VAR} and \${VAR:-default} are accepted where the environment
+may fill a value. The repo ships it as throttlegate.schema.json; regenerate with
+  throttlegate schema > throttlegate.schema.json
+and point an editor at it with a first line such as
+  # yaml-language-server: $schema=../throttlegate.schema.json
+'throttlegate validate' still checks what a schema cannot (duplicate routes, limit fields).`,
   explain: EXPLAIN_HELP,
   traffic: TRAFFIC_HELP,
   simulate: `Usage: throttlegate simulate [--config FILE] --log FILE [--json]
@@ -85,6 +96,7 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'simulate') return simulate(rest);
   if (command === 'explain') return runExplainCommand(rest, process.env.THROTTLEGATE_CONFIG || 'configs/config.yaml');
   if (command === 'traffic') return runTrafficCommand(rest);
+  if (command === 'schema') return printSchema(rest);
   let parsed;
   try {
     parsed = parseArgs({
@@ -190,6 +202,23 @@ async function serve(file: string, config: GatewayConfig, port: string | undefin
     return 1;
   }
   return -1; // keep running until a signal
+}
+
+/** `schema` takes no flags but --help, so a stray --config is an error rather than ignored. */
+function printSchema(args: string[]): number {
+  let values;
+  try {
+    ({ values } = parseArgs({ args, options: { help: { type: 'boolean', short: 'h' } } }));
+  } catch (err) {
+    console.error(`throttlegate schema: ${(err as Error).message}\n\n${HELP.schema}`);
+    return 1;
+  }
+  if (values.help) {
+    console.log(HELP.schema);
+    return 0;
+  }
+  process.stdout.write(editorSchemaText());
+  return 0;
 }
 
 /** `simulate` parses its own flags, so --log and --json stay out of the other commands. */
