@@ -22,6 +22,9 @@ const SERVICE_MS = 40;
 const CAPACITY = (SLOTS * 1000) / SERVICE_MS; // 200 req/s
 const SECONDS = Number(process.env.OVERLOAD_SECONDS ?? 10);
 const SLO_MS = 1000;
+// OVERLOAD_MULTIPLES=10 runs one load only; OVERLOAD_DETAIL=1 adds a per-second breakdown of each run (where goodput is lost).
+const MULTIPLES = (process.env.OVERLOAD_MULTIPLES ?? '2,10').split(',').map(Number);
+const DETAIL = process.env.OVERLOAD_DETAIL === '1';
 
 function startOrigin(): Promise<{ port: number; close(): void }> {
   let busy = 0;
@@ -98,6 +101,19 @@ function summarise(label: string, multiple: number, outcomes: readonly Outcome[]
   return `| ${label} | ${multiple}x (${CAPACITY * multiple}/s) | ${outcomes.length} | ${(good / SECONDS).toFixed(0)}/s = ${((good / SECONDS / CAPACITY) * 100).toFixed(0)} % | ${shed.filter((o) => o.suspicious).length} / ${shed.filter((o) => !o.suspicious).length} | ${inversions} | ${p99.toFixed(0)} |`;
 }
 
+/** Per second of the run (by when each request was sent): answered within the SLO, answered late, shed, failed. */
+function perSecond(outcomes: readonly Outcome[]): string {
+  const rows: string[] = [];
+  for (let s = 0; s < SECONDS; s++) {
+    const inSecond = outcomes.filter((o) => o.at >= s * 1000 && o.at < (s + 1) * 1000);
+    const served = inSecond.filter((o) => o.status === 200 || o.status === 404);
+    const late = served.filter((o) => o.ms > SLO_MS).length;
+    const maxMs = Math.max(0, ...served.map((o) => o.ms));
+    rows.push(`  s${s}: within SLO ${served.length - late}, late ${late} (max ${maxMs.toFixed(0)} ms), shed ${inSecond.filter((o) => o.status === 503).length}, failed ${inSecond.filter((o) => o.status === 0).length}`);
+  }
+  return rows.join('\n');
+}
+
 async function main(): Promise<void> {
   const pinned = canPin();
   if (pinned) pinSelf(1);
@@ -105,7 +121,7 @@ async function main(): Promise<void> {
   console.log(`origin: ${SLOTS} slots x ${SERVICE_MS} ms = ${CAPACITY} req/s; ${SECONDS} s per run; SLO ${SLO_MS} ms\n`);
   console.log('| gateway | offered | requests | goodput (origin answers within SLO) | shed 503 suspicious / normal | 100 ms slots with a suspicious admitted and a normal shed | p99 ms of answered | loader + origin CPU % (CPU 1) |');
   console.log('|---|---|---|---|---|---|---|---|');
-  for (const multiple of [2, 10]) {
+  for (const multiple of MULTIPLES) {
     for (const mode of ['off', 'on'] as const) {
       const gw = await start(`gateway ${mode}`, join(HERE, 'overload-gateway.js'), [String(origin.port), mode], pinned ? 0 : undefined);
       const cpu = process.cpuUsage();
@@ -114,6 +130,7 @@ async function main(): Promise<void> {
       const used = process.cpuUsage(cpu);
       const loader = ((used.user + used.system) / 1000 / (performance.now() - wall)) * 100;
       console.log(`${summarise(mode === 'on' ? 'adaptive_concurrency' : 'no adaptive_concurrency', multiple, outcomes)} ${loader.toFixed(0)} |`);
+      if (DETAIL) console.log(perSecond(outcomes));
       await stop(gw);
     }
   }

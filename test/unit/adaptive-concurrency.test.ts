@@ -230,3 +230,22 @@ test('a reload keeps a route\'s limiter when its parameters are unchanged; the g
   routes.metrics.countShed('/a', 'suspicious');
   assert.match(await registry.metrics(), /throttlegate_shed_total\{route="\/a",band="suspicious"\} 1/);
 });
+
+test('once a band is shed, every less trusted band is shed for a sample window, even when a slot frees: the capacity goes to the trusted first', () => {
+  const fixedLimit = { ...OPTIONS, minLimit: 10, maxLimit: 10, initialLimit: 10 };
+  const r = new RouteConcurrency(fixedLimit, 0);
+  for (let i = 0; i < 9; i++) assert.ok(r.tryAcquire('normal', 0));
+  assert.equal(r.tryAcquire('normal', 1), false, '90 % full: normal shed');
+  for (let i = 0; i < 6; i++) r.release(0, 2, true);
+  assert.equal(r.inFlight, 3, 'room again for suspicious by the shares alone (3 < 5)');
+  const window = fixedLimit.sampleWindowMs;
+  assert.equal(r.tryAcquire('suspicious', 2), false, 'but a normal request was shed a moment ago');
+  assert.equal(r.tryAcquire('suspicious', 1 + window - 1), false, 'for the rest of the sample window');
+  assert.ok(r.tryAcquire('normal', 3), 'normal itself is admitted as soon as it fits');
+  assert.ok(r.tryAcquire('suspicious', 1 + window), 'after the window, the shares decide again');
+  // Shedding suspicious holds back no one more trusted.
+  const s = new RouteConcurrency(fixedLimit, 0);
+  for (let i = 0; i < 5; i++) assert.ok(s.tryAcquire('suspicious', 0));
+  assert.equal(s.tryAcquire('suspicious', 1), false);
+  assert.ok(s.tryAcquire('normal', 1) && s.tryAcquire('trusted', 1));
+});

@@ -26,6 +26,9 @@ export function admissionBand(risk: Assessment | undefined, enforce: boolean): A
   return risk.band === 'blocked' ? 'suspicious' : risk.band;
 }
 
+/** Bands from least to most trusted: a band's rank is its index. */
+const RANK: Readonly<Record<AdmissionBand, number>> = Object.freeze({ suspicious: 0, normal: 1, trusted: 2 });
+
 /** Whether a request of a band with `share` is admitted with `inFlight` requests in flight under `limit`. */
 export function admits(inFlight: number, limit: number, share: number): boolean {
   return inFlight < limit * share;
@@ -40,6 +43,15 @@ export class RouteConcurrency {
   readonly options: GradientOptions;
   readonly #controller: GradientController;
   #inFlight = 0;
+  /**
+   * Per rank, until when that band is shed because a more trusted band was:
+   * shares alone order admission at each instant, but a slot freed a moment
+   * after a normal request was shed would go to the next suspicious one. For
+   * one sample window after shedding a band, every less trusted band is shed
+   * outright, so across that window too the capacity goes to the trusted
+   * first (DAGOR's admission level, held for a window).
+   */
+  readonly #shedUntil = [0, 0, 0];
 
   constructor(options: GradientOptions, now: number) {
     this.options = options;
@@ -62,7 +74,12 @@ export class RouteConcurrency {
   /** Takes a slot for a request of `band` at `now` if its share of the limit has room. */
   tryAcquire(band: AdmissionBand, now: number): boolean {
     this.#controller.tick(now);
-    if (!admits(this.#inFlight, this.#controller.limit, BAND_SHARES[band])) return false;
+    const rank = RANK[band];
+    if (now < (this.#shedUntil[rank] as number) || !admits(this.#inFlight, this.#controller.limit, BAND_SHARES[band])) {
+      const until = now + this.options.sampleWindowMs;
+      for (let less = 0; less < rank; less++) if ((this.#shedUntil[less] as number) < until) this.#shedUntil[less] = until;
+      return false;
+    }
     this.#inFlight++;
     return true;
   }
