@@ -11,6 +11,8 @@
  * 100 ms slot where a normal one was shed. Gateway on CPU 0, the rest on CPU 1.
  */
 import { createServer } from 'node:http';
+import { readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'undici';
@@ -97,8 +99,46 @@ function summarise(label: string, multiple: number, outcomes: readonly Outcome[]
     slots.set(Math.floor(o.at / 100), s);
   }
   const inversions = [...slots.values()].filter((s) => s.admittedSuspicious && s.shedNormal).length;
+  // Causal: a suspicious request admitted within 100 ms (one sample window) after a normal one was shed (send times).
+  const shedNormalAt = outcomes.filter((o) => !o.suspicious && o.status === 503).map((o) => o.at).sort((a, b) => a - b);
+  const causal = outcomes.filter((o) => o.suspicious && served(o) && shedWithin(shedNormalAt, o.at - 100, o.at)).length;
   const p99 = [...outcomes.filter(served).map((o) => o.ms)].sort((a, b) => a - b)[Math.floor(outcomes.filter(served).length * 0.99)] ?? 0;
-  return `| ${label} | ${multiple}x (${CAPACITY * multiple}/s) | ${outcomes.length} | ${(good / SECONDS).toFixed(0)}/s = ${((good / SECONDS / CAPACITY) * 100).toFixed(0)} % | ${shed.filter((o) => o.suspicious).length} / ${shed.filter((o) => !o.suspicious).length} | ${inversions} | ${p99.toFixed(0)} |`;
+  return `| ${label} | ${multiple}x (${CAPACITY * multiple}/s) | ${outcomes.length} | ${(good / SECONDS).toFixed(0)}/s = ${((good / SECONDS / CAPACITY) * 100).toFixed(0)} % | ${shed.filter((o) => o.suspicious).length} / ${shed.filter((o) => !o.suspicious).length} | ${inversions} / ${causal} | ${p99.toFixed(0)} |`;
+}
+
+/**
+ * From the gateway's access lines (the band each request was admitted or shed
+ * as, not the client's class: a suspicious client's first requests score
+ * normal): suspicious-band requests forwarded, normal- or trusted-band
+ * requests shed, and suspicious ones that arrived within 100 ms after a more
+ * trusted one was shed (arrival = line time - duration). Times are the
+ * gateway's Date.now, so to the millisecond.
+ */
+function bandInversions(text: string): string {
+  const admittedSuspicious: number[] = [];
+  const shedTrusted: number[] = [];
+  for (const line of text.split('\n')) {
+    if (!line.includes('"msg":"request"')) continue;
+    const l = JSON.parse(line) as { time: number; duration_ms: number; band?: string; decision: string };
+    const arrived = l.time - l.duration_ms;
+    if (l.decision === 'overloaded' && (l.band === 'normal' || l.band === 'trusted')) shedTrusted.push(arrived);
+    else if (l.decision !== 'overloaded' && l.band === 'suspicious') admittedSuspicious.push(arrived);
+  }
+  shedTrusted.sort((a, b) => a - b);
+  const inverted = admittedSuspicious.filter((t) => shedWithin(shedTrusted, t - 100, t + 1)).length;
+  return `${admittedSuspicious.length}, ${shedTrusted.length}, ${inverted}`;
+}
+
+/** Whether the sorted times hold one in [from, to). */
+function shedWithin(sorted: readonly number[], from: number, to: number): boolean {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if ((sorted[mid] as number) < from) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < sorted.length && (sorted[lo] as number) < to;
 }
 
 /** Per second of the run (by when each request was sent): answered within the SLO, answered late, shed, failed. */
@@ -119,19 +159,22 @@ async function main(): Promise<void> {
   if (pinned) pinSelf(1);
   const origin = await startOrigin();
   console.log(`origin: ${SLOTS} slots x ${SERVICE_MS} ms = ${CAPACITY} req/s; ${SECONDS} s per run; SLO ${SLO_MS} ms\n`);
-  console.log('| gateway | offered | requests | goodput (origin answers within SLO) | shed 503 suspicious / normal | 100 ms slots with a suspicious admitted and a normal shed | p99 ms of answered | loader + origin CPU % (CPU 1) |');
-  console.log('|---|---|---|---|---|---|---|---|');
+  console.log('| gateway | offered | requests | goodput (origin answers within SLO) | shed 503 suspicious / normal | 100 ms slots with a suspicious admitted and a normal shed / suspicious admitted within 100 ms after a normal shed | p99 ms of answered | by the gateway bands: admitted suspicious, shed normal or trusted, suspicious admitted while (within 100 ms after) a more trusted one was shed | loader + origin CPU % (CPU 1) |');
+  console.log('|---|---|---|---|---|---|---|---|---|');
   for (const multiple of MULTIPLES) {
     for (const mode of ['off', 'on'] as const) {
-      const gw = await start(`gateway ${mode}`, join(HERE, 'overload-gateway.js'), [String(origin.port), mode], pinned ? 0 : undefined);
+      const logFile = join(tmpdir(), `overload-${process.pid}-${mode}-${multiple}.log`);
+      const gw = await start(`gateway ${mode}`, join(HERE, 'overload-gateway.js'), [String(origin.port), mode, logFile], pinned ? 0 : undefined);
       const cpu = process.cpuUsage();
       const wall = performance.now();
       const outcomes = await offer(gw.port, multiple);
       const used = process.cpuUsage(cpu);
       const loader = ((used.user + used.system) / 1000 / (performance.now() - wall)) * 100;
-      console.log(`${summarise(mode === 'on' ? 'adaptive_concurrency' : 'no adaptive_concurrency', multiple, outcomes)} ${loader.toFixed(0)} |`);
-      if (DETAIL) console.log(perSecond(outcomes));
       await stop(gw);
+      const byBand = bandInversions(readFileSync(logFile, 'utf8'));
+      rmSync(logFile, { force: true });
+      console.log(`${summarise(mode === 'on' ? 'adaptive_concurrency' : 'no adaptive_concurrency', multiple, outcomes)} ${byBand} | ${loader.toFixed(0)} |`);
+      if (DETAIL) console.log(perSecond(outcomes));
     }
   }
   origin.close();
