@@ -1,6 +1,6 @@
 /** Which targets exist, in the order each round runs them, and which ones BENCH_TARGETS selects. */
 
-export const ORDER = ['a', 'n', 'b', 'q', 'm', 'l', 'k', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'o', 'p'] as const;
+export const ORDER = ['a', 'n', 'b', 'q', 'r', 'm', 'l', 'k', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'o', 'p'] as const;
 export type TargetId = (typeof ORDER)[number];
 
 /** The traffic a target sees: one key under its limit, one key far over it, or 100k keys. */
@@ -14,6 +14,8 @@ export interface TargetInfo {
   readonly redis: boolean;
   /** Forwards to a pool of three origins (the bench's origin and two more) instead of one. */
   readonly pool?: boolean;
+  /** Exports spans to the bench's OTLP sink (otlp-sink.ts), whose port follows the origin's. */
+  readonly otlp?: boolean;
 }
 
 export const TARGETS: Record<TargetId, TargetInfo> = {
@@ -34,6 +36,7 @@ export const TARGETS: Record<TargetId, TargetInfo> = {
   o: { label: '(o) gateway, 2 workers, pass-through', scenario: 'pass', kind: 'gateway', redis: false },
   p: { label: '(p) gateway, 2 workers, flood (429s)', scenario: 'flood', kind: 'gateway', redis: false },
   q: { label: '(q) gateway pass-through, adaptive enforce', scenario: 'pass', kind: 'gateway', redis: false },
+  r: { label: '(r) gateway pass-through, tracing at 0.01', scenario: 'pass', kind: 'gateway', redis: false, otlp: true },
 };
 
 /** For each Redis gateway row, the rows it is compared with: same scenario on memory, and the peer. */

@@ -39,6 +39,8 @@ export interface RunSettings {
   readonly poolPorts: readonly number[];
   /** The bench's redis-server; required when a Redis target is measured. */
   readonly redis: Started | undefined;
+  /** The bench's OTLP sink's port; required when a tracing target is measured. */
+  readonly otlpPort: number | undefined;
   /** The CPU for the target, undefined when unpinned. */
   readonly targetCpu: number | undefined;
   readonly seconds: number;
@@ -50,7 +52,8 @@ export async function measure(id: TargetId, run: RunSettings): Promise<Measureme
   const redis = info.redis ? run.redis : undefined;
   if (info.redis && !redis) throw new Error(`${info.label} needs the bench's redis-server`);
   if (redis) await flushRedis(redis.port);
-  const args = [String(run.originPort), ...(info.pool ? run.poolPorts.map(String) : []), ...(redis ? [String(redis.port)] : [])];
+  if (info.otlp && run.otlpPort === undefined) throw new Error(`${info.label} needs the bench's OTLP sink`);
+  const args = [String(run.originPort), ...(info.pool ? run.poolPorts.map(String) : []), ...(redis ? [String(redis.port)] : []), ...(info.otlp ? [String(run.otlpPort)] : [])];
   const target = await start(info.label, join(HERE, `target-${id}.js`), args, run.targetCpu);
   const { connections } = run;
   try {

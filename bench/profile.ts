@@ -30,7 +30,8 @@ async function main(): Promise<void> {
   mkdirSync(dir, { recursive: true });
   const origin = await start('origin', join(HERE, 'origin.js'), ['0'], pinned ? 1 : undefined);
   const redis = info.redis ? await startRedis(pinned ? 1 : undefined) : undefined;
-  const args = [String(origin.port), ...(redis ? [String(redis.port)] : [])];
+  const sink = info.otlp ? await start('otlp sink', join(HERE, 'otlp-sink.js'), ['0'], pinned ? 1 : undefined) : undefined;
+  const args = [String(origin.port), ...(redis ? [String(redis.port)] : []), ...(sink ? [String(sink.port)] : [])];
   const target = await launch(info.label, [process.execPath, '--cpu-prof', '--cpu-prof-dir', dir, join(HERE, `target-${id}.js`), ...args],
     pinned ? 0 : undefined, (line) => {
       const ready = /^ready (\d+)$/.exec(line.trim());
@@ -46,6 +47,7 @@ async function main(): Promise<void> {
   await exited;
   await stop(origin);
   if (redis) await stop(redis);
+  if (sink) await stop(sink);
   const file = readdirSync(dir).find((name) => name.endsWith('.cpuprofile'));
   if (!file) throw new Error(`no .cpuprofile written in ${dir}`);
   const profile = JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile;

@@ -61,7 +61,17 @@ async function main(): Promise<void> {
   const redis = SELECTED.some((id) => TARGETS[id].redis) ? await startRedis(pinned ? LOADER_CPU : undefined) : undefined;
   const redisNote = redis ? `redis-server ${await redisVersion(redis.port)} on port ${redis.port}` : undefined;
   if (redisNote) console.error(`bench: ${redisNote}`);
-  const run = { originPort: origin.port, poolPorts: poolOrigins.map((o) => o.port), redis, targetCpu: pinned ? TARGET_CPU : undefined, seconds: SECONDS, connections: CONNECTIONS };
+  // (r) exports spans: to a collector stand-in on CPU 1, next to the origin.
+  const sink = SELECTED.some((id) => TARGETS[id].otlp) ? await start('otlp sink', join(HERE, 'otlp-sink.js'), ['0'], pinned ? LOADER_CPU : undefined) : undefined;
+  const run = {
+    originPort: origin.port,
+    poolPorts: poolOrigins.map((o) => o.port),
+    redis,
+    otlpPort: sink?.port,
+    targetCpu: pinned ? TARGET_CPU : undefined,
+    seconds: SECONDS,
+    connections: CONNECTIONS,
+  };
   const results: Partial<Record<TargetId, Measurement[]>> = {};
   for (let round = 1; round <= ROUNDS; round++) {
     for (const id of SELECTED) {
@@ -73,6 +83,10 @@ async function main(): Promise<void> {
   await stop(origin);
   for (const o of poolOrigins) await stop(o);
   if (redis) await stop(redis);
+  if (sink) {
+    console.error(`bench: otlp sink received ${await (await fetch(`http://127.0.0.1:${sink.port}/stats`)).text()}`);
+    await stop(sink);
+  }
   const table = render({ rounds: ROUNDS, seconds: SECONDS, connections: CONNECTIONS, pinned, cpu: cpuModel(), stale, redis: redisNote }, results);
   console.log(table);
   mkdirSync(join(ROOT, '.bench'), { recursive: true });

@@ -94,6 +94,24 @@ export function runGateway(policy: BenchPolicy, name: string, redisKeyPrefix?: s
     .catch(fail);
 }
 
+/**
+ * (r): the gateway of (b) with `tracing:` on at `ratio`, exporting to the
+ * bench's OTLP sink whose port is argv[3] (a process of the runner's, so its
+ * CPU is not the target's). No request carries a traceparent: each starts a
+ * trace, and `ratio` of them are recorded and exported.
+ */
+export function runTracingGateway(name: string, ratio: number): void {
+  const originPort = portArg(name);
+  const sinkPort = portArg(name, 3);
+  const yaml = gatewayYaml(originPort, NEVER).replace('routes:\n', `tracing:\n  otlp_endpoint: http://127.0.0.1:${sinkPort}\n  sample_ratio: ${ratio}\nroutes:\n`);
+  const config = parseConfig(yaml, '<bench>', {});
+  if (config.tracing?.sampleRatio !== ratio) fail(new Error('(r): tracing should be on'));
+  const logger = createLogger(process.env.BENCH_LOG_LEVEL ?? 'info', batchedLines(devNull()));
+  buildGateway(config, { port: 0, host: '127.0.0.1', logger })
+    .then((gateway) => gateway.listen().then(() => announce(portOf(gateway.server.address()))))
+    .catch(fail);
+}
+
 /** (l): the gateway of (b), forwarding to a round-robin pool of the origins whose ports are argv[2..]. */
 export function runPoolGateway(name: string): void {
   const ports = process.argv.slice(2).map((_, i) => portArg(name, 2 + i));

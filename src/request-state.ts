@@ -6,6 +6,7 @@ import type { LimitDecision } from './limit/decision.js';
 import type { ClientIdentity } from './limit/keys.js';
 import type { LimitSet } from './config/types.js';
 import type { Assessment } from './adaptive/engine.js';
+import type { TraceFields } from './tracing/traceparent.js';
 
 const kUpgrade = Symbol('throttlegate.upgrade');
 type Marked = IncomingMessage & { [kUpgrade]?: Buffer };
@@ -35,7 +36,7 @@ export type RiskAction = 'limited' | 'blocked' | 'would_limit' | 'would_block';
  * What the gateway learns about one request as it moves through the hooks,
  * kept on `request.gateway` (declared once so every request has the same shape).
  */
-export interface RequestState {
+export interface RequestState extends TraceFields {
   /** Canonical path (routing/normalise.ts); what was matched and is forwarded. */
   path: string;
   route: RouteConfig | undefined;
@@ -69,6 +70,8 @@ export interface RequestState {
   riskAction: RiskAction | undefined;
   /** How long on_limit held the request before it passed. */
   delayedMs: number | undefined;
+  /** Other targets tried after a connect failure (forward.ts), for the span. */
+  retries: number;
   /** Set when the upstream failed: the `reason` label and the error. */
   upstreamError: { reason: string; error: unknown } | undefined;
   /** An unexpected error answered with 500; logged with its stack. */

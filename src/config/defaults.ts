@@ -5,6 +5,7 @@ import type { JwtAlgorithm, JwtVerifierConfig } from '../limit/jwt.js';
 import { parseDuration } from './duration.js';
 import { buildLimitSets, buildLimits, buildPolicy, mergeAccess, parseAccessList, parseKeySource, POLICY_DEFAULTS, type RawLimit, type RawRateLimit } from './policies.js';
 import { buildAdaptive, type RawAdaptive } from '../adaptive/config.js';
+import { buildTracing, type RawTracing } from '../tracing/config.js';
 import { buildAdaptiveConcurrency, checkAdaptiveConcurrency, type RawAdaptiveConcurrency } from '../adaptive/concurrency/config.js';
 
 /** Methods a route proxies (all of them unless it lists `methods:`); any other method is answered 405. */
@@ -92,6 +93,7 @@ export interface RawConfig {
   api_keys?: RawApiKey[];
   api_keys_file?: string;
   adaptive?: RawAdaptive;
+  tracing?: RawTracing;
   /** load.ts has read public_key_file into public_key. */
   jwt?: { algorithm: JwtAlgorithm; secret?: string; public_key?: string; public_key_file?: string; issuer?: string; audience?: string; clock_tolerance?: string };
   allow?: string[];
@@ -142,6 +144,7 @@ export function resolveConfig(raw: RawConfig, file: string, env: NodeJS.ProcessE
     plans,
     jwt: raw.jwt ? buildJwt(raw.jwt) : null,
     adaptive: buildAdaptive(raw.adaptive),
+    tracing: buildTracing(raw.tracing),
     admin: raw.admin
       ? {
           host: raw.admin.host ?? DEFAULTS.admin.host,

@@ -3,6 +3,7 @@ import { BALANCE_KINDS, PROXIED_METHODS } from './defaults.js';
 import { ALGORITHM_NAMES } from '../limit/algorithms/types.js';
 import { adaptiveSchema } from '../adaptive/config.js';
 import { adaptiveConcurrencySchema } from '../adaptive/concurrency/config.js';
+import { tracingSchema } from '../tracing/config.js';
 
 /**
  * JSON Schema of configs/config.yaml. Every object is closed
@@ -192,6 +193,7 @@ export const configSchema = {
     allow: accessList,
     deny: accessList,
     adaptive: adaptiveSchema,
+    tracing: tracingSchema,
     admin: closed({
       host: { type: 'string', minLength: 1 },
       port: { type: 'integer', minimum: 0, maximum: 65535 },

@@ -4,6 +4,7 @@ import type { LimitSpec } from '../limit/algorithms/types.js';
 import type { JwtVerifierConfig } from '../limit/jwt.js';
 import type { AdaptiveConfig } from '../adaptive/config.js';
 import type { AdaptiveConcurrencyConfig } from '../adaptive/concurrency/config.js';
+import type { TracingConfig } from '../tracing/config.js';
 
 /** Where a client's identity is read from (`key:` list), tried in order. */
 export type KeySource =
@@ -197,4 +198,6 @@ export interface GatewayConfig {
   readonly jwt: JwtVerifierConfig | null;
   /** Adaptive protection (risk scores moving client limits); null when the `adaptive:` block is absent. */
   readonly adaptive: AdaptiveConfig | null;
+  /** Span export over OTLP/HTTP; null when the `tracing:` block is absent (trace context is propagated either way). */
+  readonly tracing: TracingConfig | null;
 }

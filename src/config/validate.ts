@@ -3,6 +3,7 @@ import { apiKeySchema, configSchema } from './schema.js';
 import type { ConfigProblem } from './problems.js';
 import { upstreamPathOf } from './defaults.js';
 import { checkAdaptive } from '../adaptive/config.js';
+import { checkTracing } from '../tracing/config.js';
 
 const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
 const validateSchema = ajv.compile(configSchema);
@@ -21,6 +22,7 @@ export function validateConfig(doc: unknown): ConfigProblem[] {
   const routes = (doc as { routes?: unknown }).routes;
   if (Array.isArray(routes)) problems.push(...checkRoutes(routes));
   problems.push(...checkAdaptive((doc as { adaptive?: unknown }).adaptive));
+  problems.push(...checkTracing((doc as { tracing?: unknown }).tracing));
   return problems;
 }
 

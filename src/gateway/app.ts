@@ -24,6 +24,8 @@ import { createRiskObserver } from '../adaptive/observe.js';
 import { weakLabellerFor } from '../adaptive/weak-labels.js';
 import { concurrencyRoutesFor, type ServedLimiter } from '../adaptive/concurrency/routes.js';
 import { createConcurrencyGate } from '../adaptive/concurrency/gate.js';
+import { beginTrace, ratioBound } from '../tracing/context.js';
+import type { SpanExport } from '../tracing/spans.js';
 
 /** What every config generation shares: they outlive a reload. */
 export interface Shared {
@@ -91,7 +93,11 @@ export async function buildConfigApp(config: GatewayConfig, shared: Shared, prev
     },
   });
 
-  const accessLog = createAccessLog(logger, metrics);
+  // Trace context is always on; spans are exported only with `tracing:`. OpenTelemetry's SDK is loaded then, and only then.
+  const sampleBound = ratioBound(config.tracing?.sampleRatio ?? 0);
+  const spans: SpanExport | null = config.tracing ? new (await import('../tracing/spans.js')).SpanExport(config.tracing, logger) : null;
+  if (spans !== null) app.addHook('onClose', () => spans.shutdown());
+  const accessLog = createAccessLog(logger, metrics, spans);
   const adaptive = shared.adaptive.engineFor(config.adaptive);
   const adaptiveMetrics = shared.adaptive.metrics;
   app.decorateRequest('gateway', null as never);
@@ -111,6 +117,8 @@ export async function buildConfigApp(config: GatewayConfig, shared: Shared, prev
   });
   app.addHook('onRequest', (request, reply, done) => {
     const refusal = admitRoute(request, addressing);
+    // Before any answer, so a refusal's access line (and span) carries the trace too.
+    beginTrace(request.gateway, request.headers, sampleBound);
     if (refusal !== undefined) return sendGatewayError(reply, refusal);
     accessLog.track(request, reply);
     limit(request, reply, done);

@@ -4,12 +4,18 @@ import pino from 'pino';
 import type { Logger } from './logging.js';
 import type { RequestState } from '../request-state.js';
 import { NO_ROUTE, type GatewayMetrics } from './metrics.js';
+import { SAMPLED } from '../tracing/traceparent.js';
+// Type only: OpenTelemetry's packages are loaded when a config turns tracing on (gateway/app.ts).
+import type { SpanExport } from '../tracing/spans.js';
 
 /** Status logged for a client that went away before its response was complete (nginx's convention). */
 export const CLIENT_CLOSED = 499;
 
 interface AccessFields {
   reqId: string;
+  /** The request's W3C trace id and the gateway's span id (tracing/context.ts); undefined before the hooks ran. */
+  trace_id: string | undefined;
+  span_id: string | undefined;
   method: string;
   path: string;
   route: string;
@@ -43,8 +49,11 @@ type TrackedSocket = Socket & { [kInFlight]?: Set<FastifyReply> };
  * clients that hang up first, so they get their line too (status 499). It
  * listens once per connection, not once per request: a keep-alive socket
  * carries thousands of requests, and a listener per request is measurable.
+ *
+ * With `spans` (tracing: on), a sampled request's span is recorded here too,
+ * from what the line says; an unsampled one costs a flag test.
  */
-export function createAccessLog(logger: Logger, metrics: GatewayMetrics) {
+export function createAccessLog(logger: Logger, metrics: GatewayMetrics, spans: SpanExport | null = null) {
   function record(request: FastifyRequest, reply: FastifyReply, status: number): void {
     if ((request as Tracked)[kLogged]) return;
     (request as Tracked)[kLogged] = true;
@@ -53,24 +62,33 @@ export function createAccessLog(logger: Logger, metrics: GatewayMetrics) {
     const routeLabel = route ? route.path : NO_ROUTE;
     const ms = reply.elapsedTime;
     metrics.observeRequest(routeLabel, request.method, status, ms / 1000);
+    if (spans !== null && state && (state.traceFlags & SAMPLED) !== 0) {
+      spans.record(request, status, ms, {
+        route: routeLabel,
+        client: clientLabel(request, state),
+        decision: decisionLabel(state, route !== undefined && route.policy === null),
+        upstream: upstreamOf(state),
+      });
+    }
     const failure = state?.upstreamError;
     const internal = state?.internalError;
     const level = internal ? 'error' : failure || status >= 500 ? 'warn' : 'info';
     if (!logger.isLevelEnabled(level)) return;
     const fields: AccessFields = {
       reqId: request.id,
+      trace_id: state?.traceId || undefined,
+      span_id: state?.spanId || undefined,
       method: request.method,
       path: state?.path ?? '',
       route: routeLabel,
-      client: state?.client?.label ?? `ip:${state?.clientIp || request.raw.socket.remoteAddress}`,
+      client: clientLabel(request, state),
       decision: decisionLabel(state, route !== undefined && route.policy === null),
       key_id: state?.client?.keyId ?? undefined,
       plan: state?.client?.keyId ? (state.client.plan ?? undefined) : undefined,
       delayed_ms: state?.delayedMs === undefined ? undefined : Math.round(state.delayedMs),
       status,
       duration_ms: Math.round(ms * 1000) / 1000,
-      // The target that served (or was tried); refused before a choice: a single-target route's URL, none for a pool.
-      upstream: state?.target ?? (route?.upstream.targets.length === 1 ? route.upstreamOrigin : undefined),
+      upstream: upstreamOf(state),
       risk: state?.risk?.score,
       band: state?.risk?.band,
       risk_reason: state?.risk?.reason,
@@ -98,11 +116,12 @@ export function createAccessLog(logger: Logger, metrics: GatewayMetrics) {
     }
     return fragment;
   }
-  // reqId (a checked token or a UUID, server.ts) and method (Node's parser admits only known
+  // reqId (a checked token or a UUID, server.ts), trace ids (hex) and method (Node's parser admits only known
   // methods) need no escaping; path and client carry client input and are always escaped.
   function writeLine(f: AccessFields): void {
     stream.write(
-      `${prefix}${Date.now()}${bound},"reqId":"${f.reqId}","method":"${f.method}","path":${JSON.stringify(f.path)}` +
+      `${prefix}${Date.now()}${bound},"reqId":"${f.reqId}"${f.trace_id === undefined ? '' : `,"trace_id":"${f.trace_id}","span_id":"${f.span_id}"`}` +
+        `,"method":"${f.method}","path":${JSON.stringify(f.path)}` +
         `${routeFragment(f.route, f.upstream)},"client":${JSON.stringify(f.client)}${f.key_id === undefined ? '' : identityFragment(f.key_id, f.plan)}` +
         `,"decision":"${f.decision}"${f.delayed_ms === undefined ? '' : `,"delayed_ms":${f.delayed_ms}`}${f.risk === undefined ? '' : riskFragment(f)},"status":${f.status}` +
         `,"duration_ms":${f.duration_ms},"msg":"request"}\n`,
@@ -125,6 +144,16 @@ export function createAccessLog(logger: Logger, metrics: GatewayMetrics) {
       identityFragments.set(k, fragment);
     }
     return fragment;
+  }
+
+  function clientLabel(request: FastifyRequest, state: RequestState | undefined): string {
+    return state?.client?.label ?? `ip:${state?.clientIp || request.raw.socket.remoteAddress}`;
+  }
+
+  // The target that served (or was tried); refused before a choice: a single-target route's URL, none for a pool.
+  function upstreamOf(state: RequestState | undefined): string | undefined {
+    const route = state?.route;
+    return state?.target ?? (route?.upstream.targets.length === 1 ? route.upstreamOrigin : undefined);
   }
 
   function decisionLabel(state: RequestState | undefined, unlimitedRoute: boolean): string {

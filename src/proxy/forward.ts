@@ -173,6 +173,7 @@ class Forward {
     this.#done = false;
     this.#target = next;
     this.#opts.headers.host = next.host;
+    this.#request.gateway.retries++;
     // The access line names the target that finally served.
     this.#request.gateway.target = next.config.url;
     this.#res[kForward] = this;

@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { util } from 'undici';
 import type { FastifyRequest } from 'fastify';
 import { ALL_LIMIT_HEADERS } from '../limit/headers.js';
+import { formatTraceparent } from '../tracing/traceparent.js';
 
 const { headerNameToString } = util;
 
@@ -10,17 +11,20 @@ const HOP_BY_HOP = ['keep-alive', 'proxy-connection', 'upgrade', 'trailer', 'pro
 
 type Headers = Record<string, string | string[] | number | undefined>;
 
+// The trace context fields: the gateway continues the client's trace as a hop of its own (tracing/context.ts).
+const TRACE_CONTEXT = ['traceparent', 'tracestate'];
+
 // Never copied from the client: hop-by-hop fields, fields undici writes itself, and the forwarding fields only
 // the gateway sets. `__proto__` is no header anyone needs, and as a key it would set the copy's prototype.
 const NOT_UPSTREAM = new Set([
   'connection', 'transfer-encoding', 'host', 'expect', 'forwarded', '__proto__', ...HOP_BY_HOP,
-  'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-real-ip', 'x-request-id',
+  'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-real-ip', 'x-request-id', ...TRACE_CONTEXT,
 ]);
 
 /**
  * Headers sent upstream, built in one pass over the client's: hop-by-hop
  * fields (and any the client's `Connection` lists) dropped before the
- * forwarding fields are set, so a client cannot remove those. `Expect` is
+ * forwarding and trace context fields are set, so a client cannot remove those. `Expect` is
  * dropped because Node's server has already answered `100 Continue` (the
  * body is streaming to us); the expectation was the client's of this hop.
  * A chunked body is sent chunked again by undici.
@@ -44,14 +48,21 @@ export function forwardRequestHeaders(request: FastifyRequest, host: string): He
  * trust_proxy). `Forwarded` (RFC 7239) is dropped whoever sent it, a trusted
  * hop included: the gateway neither checks nor writes one, and an origin that
  * read a passed-on copy would believe whatever address a client put there.
+ * `traceparent` names the gateway's own span as the parent (the client's
+ * value never passes as it came); `tracestate` goes on only with a valid one.
  */
 function setForwardingHeaders(request: FastifyRequest, headers: Headers): Headers {
-  headers['x-forwarded-for'] = request.gateway.forwardedFor;
+  const state = request.gateway;
+  headers['x-forwarded-for'] = state.forwardedFor;
   headers['x-forwarded-proto'] = request.protocol;
   headers['x-forwarded-host'] = request.host;
-  headers['x-real-ip'] = request.gateway.clientIp;
+  headers['x-real-ip'] = state.clientIp;
   headers['x-request-id'] = request.id;
   if (headers.forwarded !== undefined) delete headers.forwarded;
+  if (state.traceId !== '') {
+    headers.traceparent = formatTraceparent(state);
+    if (state.traceState !== undefined) headers.tracestate = state.traceState;
+  }
   return headers;
 }
 
@@ -66,7 +77,7 @@ function connectionTokens(value: string | undefined): string[] | undefined {
 }
 
 // Set for this hop below, or meaningless on a handshake (a GET with no body whose next bytes are frames).
-const WS_OWN = new Set(['host', 'connection', 'upgrade', 'transfer-encoding', 'content-length']);
+const WS_OWN = new Set(['host', 'connection', 'upgrade', 'transfer-encoding', 'content-length', ...TRACE_CONTEXT]);
 
 /**
  * Headers of the upstream WebSocket handshake (proxy/ws-tunnel.ts): the
@@ -74,7 +85,7 @@ const WS_OWN = new Set(['host', 'connection', 'upgrade', 'transfer-encoding', 'c
  * its Sec-WebSocket-* fields as sent, since the upstream answers the
  * handshake itself; hop-by-hop fields removed, `Upgrade` and `Connection:
  * Upgrade` for this hop, `Host` the target's, plus the same forwarding
- * fields as a proxied request.
+ * and trace context fields as a proxied request.
  */
 export function upstreamWebSocketHeaders(request: FastifyRequest, host: string): Headers {
   const listed = connectionTokens(request.headers.connection) ?? [];

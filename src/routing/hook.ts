@@ -51,8 +51,15 @@ export function createUrlRewriter(rules: AdmissionRules) {
       riskScaled: false,
       riskAction: undefined,
       delayedMs: undefined,
+      retries: 0,
       upstreamError: undefined,
       internalError: undefined,
+      // tracing/context.ts beginTrace fills these in the onRequest hook.
+      traceId: '',
+      spanId: '',
+      parentSpanId: undefined,
+      traceFlags: 0,
+      traceState: undefined,
     };
     (req as RawWithState)[kState] = state;
     if (badHead !== undefined) return '/';
