@@ -2,6 +2,7 @@ import { Writable } from 'node:stream';
 import { buildGateway, parseConfig, type Gateway } from '../../src/index.js';
 import { createLogger } from '../../src/observability/logging.js';
 import type { LimitStore } from '../../src/limit/stores/store.js';
+import { assertEditorSchemaAccepts } from './editor-schema.js';
 
 export interface TestGateway {
   readonly url: string;
@@ -19,6 +20,7 @@ export interface TestGateway {
 /** Builds a gateway from YAML text and listens on 127.0.0.1, port 0. */
 export async function startGateway(yaml: string, options: { store?: LimitStore; env?: NodeJS.ProcessEnv } = {}): Promise<TestGateway> {
   const config = parseConfig(yaml, 'test.yaml', options.env ?? {});
+  assertEditorSchemaAccepts(yaml);
   const logs: Record<string, unknown>[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {
