@@ -1,4 +1,5 @@
 import { Ajv, type ErrorObject } from 'ajv';
+import { checkPlainUrl } from './url-check.js';
 import { apiKeySchema, configSchema } from './schema.js';
 import type { ConfigProblem } from './problems.js';
 import { upstreamPathOf } from './defaults.js';
@@ -85,7 +86,7 @@ function clashDetail(r: RouteShape): string {
 
 /** The URL checks of `upstream:` and of each pool target, and that a pool's targets share one path. */
 function checkUpstreams(upstream: unknown, at: string): ConfigProblem[] {
-  if (typeof upstream === 'string') return /^https?:\/\//.test(upstream) ? checkUpstream(upstream, at) : [];
+  if (typeof upstream === 'string') return /^https?:\/\//.test(upstream) ? checkPlainUrl(upstream, at) : [];
   const targets = (upstream as { targets?: unknown } | null)?.targets;
   if (!Array.isArray(targets)) return [];
   const problems: ConfigProblem[] = [];
@@ -93,7 +94,7 @@ function checkUpstreams(upstream: unknown, at: string): ConfigProblem[] {
   targets.forEach((t, j) => {
     const url = (t as { url?: unknown } | null)?.url;
     if (typeof url !== 'string' || !/^https?:\/\//.test(url)) return;
-    const found = checkUpstream(url, `${at}.targets[${j}].url`);
+    const found = checkPlainUrl(url, `${at}.targets[${j}].url`);
     problems.push(...found);
     if (found.length > 0) return;
     const path = upstreamPathOf(new URL(url));
@@ -106,17 +107,6 @@ function checkUpstreams(upstream: unknown, at: string): ConfigProblem[] {
   return problems;
 }
 
-function checkUpstream(value: string, path: string): ConfigProblem[] {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    return [{ path, message: `"${value}" is not an absolute http(s) URL` }];
-  }
-  if (url.username || url.password) return [{ path, message: 'must not carry credentials' }];
-  if (url.search || url.hash) return [{ path, message: 'must not carry a query or fragment' }];
-  return [];
-}
 
 function describeSchemaErrors(errors: ErrorObject[]): ConfigProblem[] {
   const problems: ConfigProblem[] = [];

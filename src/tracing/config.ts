@@ -1,4 +1,5 @@
 import type { ConfigProblem } from '../config/problems.js';
+import { checkPlainUrl } from '../config/url-check.js';
 
 /**
  * The `tracing:` block: its schema fragment (config/schema.ts closes the top
@@ -45,17 +46,8 @@ export const TRACING_DEFAULTS = {
 export function checkTracing(raw: unknown): ConfigProblem[] {
   const value = raw !== null && typeof raw === 'object' ? (raw as { otlp_endpoint?: unknown }).otlp_endpoint : undefined;
   if (typeof value !== 'string' || !/^https?:\/\//.test(value)) return [];
-  const path = 'tracing.otlp_endpoint';
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    return [{ path, message: `"${value}" is not an absolute http(s) URL` }];
-  }
   // Credentials would end up in logs of export failures; collectors take them as headers (OTEL_EXPORTER_OTLP_HEADERS).
-  if (url.username || url.password) return [{ path, message: 'must not carry credentials (set OTEL_EXPORTER_OTLP_HEADERS instead)' }];
-  if (url.search || url.hash) return [{ path, message: 'must not carry a query or fragment' }];
-  return [];
+  return checkPlainUrl(value, 'tracing.otlp_endpoint', ' (set OTEL_EXPORTER_OTLP_HEADERS instead)');
 }
 
 export function buildTracing(raw: RawTracing | undefined): TracingConfig | null {
