@@ -169,6 +169,11 @@ export interface FeedbackSinks {
   readonly count: ((label: TrafficLabel, source: FeedbackSource) => void) | null;
 }
 
+/** The sinks a label is reported to: the log, and throttlegate_feedback_total when adaptive metrics are registered. */
+export function feedbackSinks(logger: FeedbackSinks['logger'], metrics: { countFeedback(label: TrafficLabel, source: FeedbackSource): void } | null | undefined): FeedbackSinks {
+  return { logger, count: metrics == null ? null : (label, source) => metrics.countFeedback(label, source) };
+}
+
 /** One label to learn: whose (state key and label), which, from where, by whom (the admin token id). */
 export interface Feedback {
   readonly stateKey: string;

@@ -1,7 +1,7 @@
 import type { GatewayConfig } from '../config/types.js';
 import type { AdaptiveEngine } from '../adaptive/engine.js';
 import type { AdaptiveMetrics } from '../adaptive/metrics.js';
-import { applyFeedback, type FeedbackSinks, type FeedbackSource, type LearnResult } from '../adaptive/feedback.js';
+import { applyFeedback, feedbackSinks, type FeedbackSource, type LearnResult } from '../adaptive/feedback.js';
 import { WeightsStoreError } from '../adaptive/weights-store.js';
 import type { TrafficLabel } from '../adaptive/types.js';
 import type { Override, Overrides } from '../limit/overrides.js';
@@ -30,11 +30,6 @@ export function liveEngine(access: AdaptiveAccess | undefined, config: GatewayCo
 export function engineKeyOf(engine: AdaptiveEngine, resolved: ResolvedClient, overrides: Overrides, now: number): string | undefined {
   const candidates = resolved.stateKeys ?? [overrides.recent.keyOf(resolved.label) ?? resolved.label];
   return candidates.find((key) => engine.features(key, now) !== undefined) ?? candidates.find((key) => engine.client(key) !== undefined);
-}
-
-export function feedbackSinks(logger: Logger, access: AdaptiveAccess | undefined): FeedbackSinks {
-  const metrics = access?.metrics ?? null;
-  return { logger, count: metrics === null ? null : (label, source) => metrics.countFeedback(label, source) };
 }
 
 /** One override's weight as feedback (null: none), and what it did. */
@@ -80,7 +75,7 @@ export async function learnFromOverride(
   if (stateKey === undefined) return null;
   let result: LearnResult | undefined;
   try {
-    result = await applyFeedback(engine, { stateKey, client: resolved.label, who, ...feedback }, now, feedbackSinks(deps.logger, deps.adaptive));
+    result = await applyFeedback(engine, { stateKey, client: resolved.label, who, ...feedback }, now, feedbackSinks(deps.logger, deps.adaptive?.metrics));
   } catch (err) {
     if (!(err instanceof WeightsStoreError)) throw err;
     deps.logger.warn({ err: err.message, client: resolved.label, source: feedback.source }, 'adaptive: feedback not learned');

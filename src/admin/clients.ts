@@ -1,12 +1,12 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { GatewayConfig } from '../config/types.js';
 import type { AdaptiveEngine } from '../adaptive/engine.js';
-import { LearningDisabledError, applyFeedback, featureRecord, type BandChange, type ClientSort, type ClientView } from '../adaptive/feedback.js';
+import { LearningDisabledError, applyFeedback, featureRecord, feedbackSinks, type BandChange, type ClientSort, type ClientView } from '../adaptive/feedback.js';
 import type { TrafficLabel } from '../adaptive/types.js';
 import { monotonicClock } from '../limit/stores/store.js';
 import type { AdminDeps } from './app.js';
 import type { ExplainContext } from './explain.js';
-import { engineKeyOf, feedbackSinks, liveEngine } from './adaptive.js';
+import { engineKeyOf, liveEngine } from './adaptive.js';
 import { resolveClientKey } from './client-key.js';
 import { adminError } from './errors.js';
 import { WeightsStoreError } from '../adaptive/weights-store.js';
@@ -88,7 +88,7 @@ export function registerClientRoutes(app: FastifyInstance, deps: AdminDeps, view
       const stateKey = engineKeyOf(engine, resolved, deps.overrides, now);
       let result;
       try {
-        result = stateKey === undefined ? undefined : await applyFeedback(engine, { stateKey, client: resolved.label, label, source: 'api', who: request.adminId }, now, feedbackSinks(deps.logger, deps.adaptive));
+        result = stateKey === undefined ? undefined : await applyFeedback(engine, { stateKey, client: resolved.label, label, source: 'api', who: request.adminId }, now, feedbackSinks(deps.logger, deps.adaptive?.metrics));
       } catch (err) {
         // The engine's own config said no (a reload between the two reads).
         if (err instanceof LearningDisabledError) return adminError(reply, 409, 'learning_disabled', { message: LEARNING_OFF });

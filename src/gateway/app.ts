@@ -22,6 +22,7 @@ import '../request-state.js';
 import type { AdaptiveHolder } from '../adaptive/holder.js';
 import { createRiskObserver } from '../adaptive/observe.js';
 import { weakLabellerFor } from '../adaptive/weak-labels.js';
+import { feedbackSinks } from '../adaptive/feedback.js';
 import { concurrencyRoutesFor, type ServedLimiter } from '../adaptive/concurrency/routes.js';
 import { createConcurrencyGate } from '../adaptive/concurrency/gate.js';
 import { beginTrace, ratioBound } from '../tracing/context.js';
@@ -127,7 +128,7 @@ export async function buildConfigApp(config: GatewayConfig, shared: Shared, prev
   // since each Fastify hook costs a turn of its runner per request.
   if (adaptive === null) app.addHook('onResponse', accessLog.onResponse);
   else {
-    const weak = weakLabellerFor(adaptive, config.routes.some((r) => r.login), { logger, count: adaptiveMetrics === null ? null : (label, source) => adaptiveMetrics.countFeedback(label, source) }, monotonicClock);
+    const weak = weakLabellerFor(adaptive, config.routes.some((r) => r.login), feedbackSinks(logger, adaptiveMetrics), monotonicClock);
     const observeRisk = createRiskObserver(adaptive, monotonicClock, weak);
     app.addHook('onResponse', (request, reply, done) => {
       observeRisk(request, reply);
