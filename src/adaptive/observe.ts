@@ -48,12 +48,13 @@ export function createRiskObserver(engine: AdaptiveEngine, clock: Clock, weak: W
       // A request shadow says enforce would have refused is observed as enforce would have seen it: a 429, never
       // the upstream's answer, so a shadow run's features (and bands) stay those of an enforce run.
       const wouldLimit = action === 'would_limit';
+      const status = wouldLimit ? 429 : reply.statusCode;
       engine.observe(
         signalOf({
           at: clock() - reply.elapsedTime,
           method: request.method,
           path: state.path,
-          status: wouldLimit ? 429 : reply.statusCode,
+          status,
           refused: wouldLimit || (decision !== undefined && !decision.allowed && decision.reason === undefined),
           rawHeaders: request.raw.rawHeaders,
           network: networkOfRequest(request, state.clientIp),
@@ -62,7 +63,7 @@ export function createRiskObserver(engine: AdaptiveEngine, clock: Clock, weak: W
         }),
       );
       // A login route's answer, as enforce would have seen it (a would-be 429 says nothing of the credentials).
-      if (weak !== null && state.route.login) weak.noteLogin(client.key, client.label, wouldLimit ? 429 : reply.statusCode);
+      if (weak !== null && state.route.login) weak.noteLogin(client.key, client.label, status);
     }
   };
 }
