@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { newSpanId, newTraceId } from './ids.js';
-import { boundedTracestate, parseTraceparent, SAMPLED, type TraceFields } from './traceparent.js';
+import { boundedTracestate, hexValue, parseTraceparent, SAMPLED, type TraceFields } from './traceparent.js';
 
 /**
  * Every request's trace context, always on: set in the gateway's onRequest
@@ -41,10 +41,7 @@ export function traceIdBelow(traceId: string, bound: number): boolean {
   let accumulated = 0;
   for (let i = 0; i < 32; i += 8) {
     let word = 0;
-    for (let j = 0; j < 8; j++) {
-      const c = traceId.charCodeAt(i + j);
-      word = (word << 4) | (c <= 0x39 ? c - 0x30 : c - 0x57);
-    }
+    for (let j = 0; j < 8; j++) word = (word << 4) | hexValue(traceId.charCodeAt(i + j));
     accumulated = (accumulated ^ word) >>> 0;
   }
   return accumulated < bound;

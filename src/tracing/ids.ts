@@ -1,4 +1,5 @@
 import { randomFillSync } from 'node:crypto';
+import { ZERO_SPAN_ID, ZERO_TRACE_ID } from './traceparent.js';
 
 /**
  * Random trace and span ids for every request, at well under a microsecond:
@@ -20,9 +21,6 @@ function take(length: number): string {
   at += length;
   return id;
 }
-
-const ZERO_TRACE_ID = '0'.repeat(32);
-const ZERO_SPAN_ID = '0'.repeat(16);
 
 /** 32 lowercase hex digits, never all zeros (invalid in W3C Trace Context). */
 export function newTraceId(): string {

@@ -23,8 +23,9 @@ export const SAMPLED = 0x01;
 const KNOWN_FLAGS = 0x03;
 // Anchored: only the first 55 characters are matched, whatever follows them (checked below).
 const SHAPE = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}/;
-const ZERO_TRACE_ID = '0'.repeat(32);
-const ZERO_SPAN_ID = '0'.repeat(16);
+/** All-zero ids are invalid in W3C Trace Context, whoever made them. */
+export const ZERO_TRACE_ID = '0'.repeat(32);
+export const ZERO_SPAN_ID = '0'.repeat(16);
 const DASH = 0x2d;
 
 /**
@@ -52,7 +53,8 @@ export function parseTraceparent(value: string, into: TraceFields): boolean {
   return true;
 }
 
-function hexValue(code: number): number {
+/** The value of one lowercase hex digit's char code (the caller has checked it is one). */
+export function hexValue(code: number): number {
   return code <= 0x39 ? code - 0x30 : code - 0x57;
 }
 
