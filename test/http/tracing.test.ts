@@ -1,7 +1,5 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { WebSocket } from 'ws';
 import { ConfigError, parseConfig } from '../../src/index.js';
 import { startUpstream } from '../helpers/upstream.js';
@@ -74,51 +72,35 @@ async function startReceiver() {
   const spans: ReceivedSpan[] = [];
   const bodies: string[] = [];
   const contentTypes: string[] = [];
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      if (req.method !== 'POST' || req.url !== '/v1/traces') return res.writeHead(404).end();
-      const text = Buffer.concat(chunks).toString('utf8');
-      bodies.push(text);
-      contentTypes.push(req.headers['content-type'] ?? '');
-      const request = JSON.parse(text) as OtlpRequest;
-      for (const rs of request.resourceSpans) {
-        const resource = plain(rs.resource?.attributes);
-        for (const ss of rs.scopeSpans) {
-          for (const s of ss.spans) {
-            spans.push({
-              traceId: s.traceId,
-              spanId: s.spanId,
-              parentSpanId: s.parentSpanId ?? '',
-              traceState: s.traceState ?? '',
-              name: s.name,
-              kind: s.kind,
-              startNs: BigInt(s.startTimeUnixNano),
-              endNs: BigInt(s.endTimeUnixNano),
-              statusCode: s.status?.code ?? 0,
-              attributes: plain(s.attributes),
-              resource,
-            });
-          }
+  const upstream = await startUpstream((req, res, body) => {
+    if (req.method !== 'POST' || req.url !== '/v1/traces') return res.writeHead(404).end();
+    const text = body.toString('utf8');
+    bodies.push(text);
+    contentTypes.push(req.headers['content-type'] ?? '');
+    const request = JSON.parse(text) as OtlpRequest;
+    for (const rs of request.resourceSpans) {
+      const resource = plain(rs.resource?.attributes);
+      for (const ss of rs.scopeSpans) {
+        for (const s of ss.spans) {
+          spans.push({
+            traceId: s.traceId,
+            spanId: s.spanId,
+            parentSpanId: s.parentSpanId ?? '',
+            traceState: s.traceState ?? '',
+            name: s.name,
+            kind: s.kind,
+            startNs: BigInt(s.startTimeUnixNano),
+            endNs: BigInt(s.endTimeUnixNano),
+            statusCode: s.status?.code ?? 0,
+            attributes: plain(s.attributes),
+            resource,
+          });
         }
       }
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-    });
+    }
+    res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return {
-    url,
-    spans,
-    bodies,
-    contentTypes,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return { url: upstream.url, spans, bodies, contentTypes, close: () => upstream.close() };
 }
 
 function tracingYaml(endpoint: string, ratio: number, extra = ''): string {
