@@ -20,6 +20,7 @@ import { runSimulate } from './admin/simulate-command.js';
 import { EXPLAIN_HELP, runExplainCommand } from './admin/explain-command.js';
 import { TRAFFIC_HELP, runTrafficCommand } from './adaptive/traffic/command.js';
 import { editorSchemaText } from './config/editor-schema.js';
+import { MIGRATE_HELP, runMigrateCommand } from './keys/migrate-command.js';
 
 const HELP: Record<string, string> = {
   main: `throttlegate: a YAML-configured API gateway with per-client rate limiting
@@ -29,6 +30,7 @@ Usage:
   throttlegate validate [--config FILE]                         check a config file
   throttlegate hash-key KEY                                     print an API key's log label and its api_keys hash
   throttlegate schema                                           print the config file's JSON Schema (for editors)
+  throttlegate migrate  [--config FILE]                         create or update the key store's tables (PostgreSQL)
   throttlegate simulate [--config FILE] --log FILE [--json]     replay a request log against a config
   throttlegate explain  [--config FILE] METHOD PATH [--header K:V] [--ip A]
                                                                 what the gateway would do with one request
@@ -67,6 +69,7 @@ and point an editor at it with a first line such as
   # yaml-language-server: $schema=../throttlegate.schema.json
 'throttlegate validate' still checks what a schema cannot (duplicate routes, limit fields).`,
   explain: EXPLAIN_HELP,
+  migrate: MIGRATE_HELP,
   traffic: TRAFFIC_HELP,
   simulate: `Usage: throttlegate simulate [--config FILE] --log FILE [--json]
 
@@ -144,6 +147,7 @@ async function main(argv: string[]): Promise<number> {
     }
     throw err;
   }
+  if (command === 'migrate') return runMigrateCommand(file, config);
   if (command === 'validate') {
     console.log(`config OK: ${file} (${config.routes.length} routes)`);
     return 0;

@@ -15,6 +15,7 @@ import { buildAdminApp } from './admin/app.js';
 import { storeReadiness } from './observability/endpoints.js';
 import { dirname } from 'node:path';
 import type { FastifyInstance as AdminApp } from 'fastify';
+import { PostgresKeyStore } from './keys/store.js';
 
 export interface GatewayOptions {
   /** Defaults to a pino logger at config.log.level on stdout. */
@@ -45,6 +46,8 @@ export interface Gateway {
   readonly overrides: Overrides;
   readonly metrics: GatewayMetrics;
   readonly logger: Logger;
+  /** The key store's copy of the keys, with key_store.type postgres; null when keys come from the config file. */
+  readonly keys: PostgresKeyStore | null;
   /** Starts listening (and the admin listener, when configured); resolves to the base URL, e.g. `http://127.0.0.1:8080`. */
   listen(): Promise<string>;
   /** The admin API's base URL once listening, when `admin:` is configured. */
@@ -76,7 +79,11 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
       : new LocalOverrides(Date.now));
   if (options.renderMetrics) metrics.render = options.renderMetrics;
   let closing = false;
+  // Keys as data: loaded and kept current in memory; listen() waits for the first load.
+  const keys = config.keyStore.type === 'postgres' ? new PostgresKeyStore(config.keyStore.postgres, logger, metrics.registry) : null;
+  keys?.start();
   const shared: Shared = {
+    keys,
     logger,
     metrics,
     store,
@@ -94,7 +101,7 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
   let closed: Promise<void> | undefined;
   // Its own app and listener: admin calls are never routed through the gateway's port.
   const admin: AdminApp | undefined = config.admin && options.admin !== false
-    ? await buildAdminApp({ config: () => listener.live.config, store, overrides, logger, metrics, readiness: shared.readiness, adaptive: shared.adaptive })
+    ? await buildAdminApp({ config: () => listener.live.config, store, overrides, logger, metrics, readiness: shared.readiness, adaptive: shared.adaptive, keys: keys ?? undefined })
     : undefined;
   let adminUrl: string | undefined;
 
@@ -110,11 +117,12 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
     overrides,
     metrics,
     logger,
+    keys,
     get adminUrl() {
       return adminUrl;
     },
     async listen() {
-      await Promise.all([store.whenReady?.(), overrides.whenReady?.(), shared.adaptive.whenReady()]);
+      await Promise.all([store.whenReady?.(), overrides.whenReady?.(), shared.adaptive.whenReady(), keys?.whenLoaded()]);
       const host = options.host ?? config.server.host;
       await new Promise<void>((resolve, reject) => {
         listener.server.once('error', reject);
@@ -150,7 +158,7 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
     close() {
       closing = true;
       closed ??= Promise.all([listener.close(), admin?.close()])
-        .then(() => Promise.all([store.close(), overrides.close(), shared.adaptive.close()]))
+        .then(() => Promise.all([store.close(), overrides.close(), shared.adaptive.close(), keys?.close()]))
         .then(() => undefined);
       return closed;
     },

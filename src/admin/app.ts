@@ -16,6 +16,7 @@ import { adminClientError, adminError, adminErrorName } from './errors.js';
 import type { AdaptiveAccess } from './adaptive.js';
 import { registerClientRoutes } from './clients.js';
 import type { Clock } from '../limit/stores/store.js';
+import { registerKeyRoutes, type KeyAdmin } from '../keys/admin.js';
 
 /** What the admin API reads and changes: the gateway's live config, its store and overrides. */
 export interface AdminDeps {
@@ -31,6 +32,8 @@ export interface AdminDeps {
   readonly adaptive?: AdaptiveAccess;
   /** The engine's clock: the request path's (monotonicClock) by default, so features read as of the same instant. */
   readonly adaptiveClock?: Clock;
+  /** The key store (key_store.type postgres): /v1/keys manages it, and `id:` forms name its keys. Absent: /v1/keys answers 409 key_store_off. */
+  readonly keys?: KeyAdmin;
 }
 
 declare module 'fastify' {
@@ -112,6 +115,7 @@ export async function buildAdminApp(deps: AdminDeps): Promise<FastifyInstance> {
   registerLimitRoutes(app, deps, view);
   registerQueryRoutes(app, deps, view);
   registerClientRoutes(app, deps, view);
+  registerKeyRoutes(app, deps);
   app.get('/v1/openapi.json', async () => openApiDocument());
   await app.ready();
   return app;

@@ -2,6 +2,13 @@ import ipaddr from 'ipaddr.js';
 import type { GatewayConfig, KeySource } from '../config/types.js';
 import { parseAddress } from '../routing/client-address.js';
 import { digestOf, normaliseIp, unverifiedLabel, unverifiedStateKey, type ClientIdentity } from '../limit/keys.js';
+import type { KnownApiKey } from '../limit/api-keys.js';
+
+/** The key store's copy of its keys (keys/table.ts), when key_store is postgres: ids and digests the config does not list. */
+export interface StoreKeys {
+  key(id: string): KnownApiKey | undefined;
+  idOfDigest(digest: string): string | undefined;
+}
 
 /** A client named in an admin call, as the gateway names it. */
 export interface ResolvedClient {
@@ -31,26 +38,30 @@ export const RESERVED_FORM = /^(id|ip|key|sha256|jwt):/;
  * form no configured key source can produce is an error naming the accepted
  * forms, so nothing is ever set on a client that cannot exist. Pure.
  */
-export function resolveClientKey(form: string, config: GatewayConfig): ResolvedClient | { readonly error: string } {
+export function resolveClientKey(form: string, config: GatewayConfig, store?: StoreKeys): ResolvedClient | { readonly error: string } {
   const sources = config.routes.flatMap((r) => r.identity.key);
   const keyed = sources.filter((s): s is Extract<KeySource, { kind: 'header' | 'query' }> => s.kind === 'header' || s.kind === 'query');
   const prefix = RESERVED_FORM.exec(form)?.[1];
   const hex = form.slice((prefix?.length ?? 0) + 1);
   switch (prefix) {
     case undefined:
-      return byDigest(digestOf(form), keyed, config, 'this key');
+      return byDigest(digestOf(form), keyed, config, 'this key', store);
     case 'sha256':
-      return /^[0-9a-f]{64}$/.test(hex) ? byDigest(hex, keyed, config, 'this sha256: key') : fail('sha256: takes 64 lower-case hex digits');
+      return /^[0-9a-f]{64}$/.test(hex) ? byDigest(hex, keyed, config, 'this sha256: key', store) : fail('sha256: takes 64 lower-case hex digits');
     case 'key':
       if (!/^[0-9a-f]{12}$/.test(hex)) return fail('key: takes the 12 hex digits of the log label');
       if (keyed.length === 0) return fail('no route keys clients by a header: or query: source');
-      if (config.apiKeys.length > 0) return fail('with api_keys configured a key outside them is keyed by its address: use ip:<address>');
+      if (config.apiKeys.length > 0 || store !== undefined) return fail('with api_keys configured a key outside them is keyed by its address: use ip:<address>');
       return labelOnly(form, false);
     case 'jwt':
       if (!/^[0-9a-f]{12}$/.test(hex)) return fail('jwt: takes the 12 hex digits of the log label');
       if (config.jwt === null || !sources.some((s) => s.kind === 'jwt')) return fail('no route keys clients by a jwt: source');
       return labelOnly(form, true);
     case 'id': {
+      if (store !== undefined) {
+        const known = store.key(hex);
+        return known === undefined ? fail(`the key store has no key with id "${hex}"`) : idClient(known);
+      }
       const entry = config.apiKeys.find((k) => k.id === hex);
       if (entry === undefined) return fail(`no api_keys entry has id "${hex}"`);
       return idClient(entry);
@@ -65,8 +76,19 @@ function fail(why: string): { error: string } {
 }
 
 /** A raw key (hashed here) or its sha256: form: a configured key is its `id:`; without api_keys, the unverified key. */
-function byDigest(digest: string, keyed: readonly Extract<KeySource, { kind: 'header' | 'query' }>[], config: GatewayConfig, what: string): ResolvedClient | { error: string } {
+function byDigest(
+  digest: string,
+  keyed: readonly Extract<KeySource, { kind: 'header' | 'query' }>[],
+  config: GatewayConfig,
+  what: string,
+  store: StoreKeys | undefined,
+): ResolvedClient | { error: string } {
   if (keyed.length === 0) return fail('no route keys clients by a header: or query: source');
+  if (store !== undefined) {
+    const id = store.idOfDigest(digest);
+    const known = id === undefined ? undefined : store.key(id);
+    return known === undefined ? fail(`${what} is not in the key store, and the gateway keys such a client by its address: use ip:<address>`) : idClient(known);
+  }
   if (config.apiKeys.length > 0) {
     const entry = config.apiKeys.find((k) => k.sha256 === digest);
     return entry === undefined ? fail(`${what} is not in api_keys, and the gateway keys such a client by its address: use ip:<address>`) : idClient(entry);
@@ -76,7 +98,7 @@ function byDigest(digest: string, keyed: readonly Extract<KeySource, { kind: 'he
   return { label, stateKeys, identity: { key: stateKeys[0] as string, label, keyId: null, plan: null, verified: false } };
 }
 
-function idClient(entry: GatewayConfig['apiKeys'][number]): ResolvedClient {
+function idClient(entry: KnownApiKey): ResolvedClient {
   const key = `id:${entry.id}`;
   return { label: key, stateKeys: [key], identity: { key, label: key, keyId: entry.id, plan: entry.plan, verified: true } };
 }

@@ -52,7 +52,7 @@ export function registerClientRoutes(app: FastifyInstance, deps: AdminDeps, view
     async (request, reply) => {
       const engine = engineOr409(reply);
       if (engine === null) return reply;
-      const resolved = resolveClientKey(request.params.key, view().config);
+      const resolved = resolveClientKey(request.params.key, view().config, deps.keys?.table);
       if ('error' in resolved) return adminError(reply, 400, 'bad_request', { message: resolved.error });
       const now = clock();
       const key = engineKeyOf(engine, resolved, deps.overrides, now);
@@ -81,7 +81,7 @@ export function registerClientRoutes(app: FastifyInstance, deps: AdminDeps, view
       if (engine === null) return reply;
       const { config } = view();
       if (config.adaptive?.learn === false) return adminError(reply, 409, 'learning_disabled', { message: LEARNING_OFF });
-      const resolved = resolveClientKey(request.body.key, config);
+      const resolved = resolveClientKey(request.body.key, config, deps.keys?.table);
       if ('error' in resolved) return adminError(reply, 400, 'bad_request', { message: resolved.error });
       const { label } = request.body;
       const now = clock();

@@ -25,7 +25,7 @@ const CHECK_POLICY: Pick<LimitPolicy, 'headers'> = { headers: { legacy: true, dr
 export function registerLimitRoutes(app: FastifyInstance, deps: AdminDeps, view: View): void {
   app.get<{ Params: { key: string } }>('/v1/limits/:key', { schema: { params: clientKeyParam, response: { 200: limitsResponse, 400: errorResponse, 401: errorResponse } } }, async (request, reply) => {
     const { config } = view();
-    const resolved = resolveClientKey(request.params.key, config);
+    const resolved = resolveClientKey(request.params.key, config, deps.keys?.table);
     if ('error' in resolved) return adminError(reply, 400, 'bad_request', { message: resolved.error });
     const override = deps.overrides.get(resolved.label);
     const { client, seen } = await liveClient(deps, config, resolved, override);
@@ -50,7 +50,7 @@ export function registerLimitRoutes(app: FastifyInstance, deps: AdminDeps, view:
     '/v1/limits/:key',
     { schema: { params: clientKeyParam, response: { 400: errorResponse, 401: errorResponse } } },
     async (request, reply) => {
-      const resolved = resolveClientKey(request.params.key, view().config);
+      const resolved = resolveClientKey(request.params.key, view().config, deps.keys?.table);
       if ('error' in resolved) return adminError(reply, 400, 'bad_request', { message: resolved.error });
       const key = resolved.label;
       const body = request.body;
@@ -72,7 +72,7 @@ export function registerLimitRoutes(app: FastifyInstance, deps: AdminDeps, view:
   );
 
   app.delete<{ Params: { key: string } }>('/v1/limits/:key', { schema: { params: clientKeyParam } }, async (request, reply) => {
-    const resolved = resolveClientKey(request.params.key, view().config);
+    const resolved = resolveClientKey(request.params.key, view().config, deps.keys?.table);
     if ('error' in resolved) return adminError(reply, 400, 'bad_request', { message: resolved.error });
     const key = resolved.label;
     const before = describeOverride(deps.overrides.get(key)?.override);
@@ -145,7 +145,7 @@ async function liveClient(deps: AdminDeps, config: GatewayConfig, resolved: Reso
  * is refused, as on /v1/limits.
  */
 function checkClient(deps: AdminDeps, config: GatewayConfig, key: string): ClientIdentity | { error: string } {
-  const resolved = resolveClientKey(key, config);
+  const resolved = resolveClientKey(key, config, deps.keys?.table);
   if (!('error' in resolved)) return { ...resolved.identity, key: resolved.stateKeys?.[0] ?? deps.overrides.recent.keyOf(resolved.label) ?? resolved.label };
   if (RESERVED_FORM.test(key)) return resolved;
   const digest = digestOf(key);

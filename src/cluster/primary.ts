@@ -19,6 +19,7 @@ import { sumMetrics } from './metrics.js';
 import { PrimaryOverrides } from './primary-overrides.js';
 import { restartDelayMs } from './restart.js';
 import { serveStore } from './store-server.js';
+import { PostgresKeyStore } from '../keys/store.js';
 
 type Link = ControlLink<ControlRequest, WorkerRequest>;
 
@@ -68,7 +69,10 @@ export async function runPrimary(file: string, text: string, config: GatewayConf
   metrics.render = () => sumMetrics(metrics.registry, running().map((s) => s.link.ask({ op: 'metrics' })));
   metrics.setConfigHash(configHash(config));
   const readiness = storeReadiness(store, () => stopping);
-  const admin = config.admin ? await buildAdminApp({ config: () => live.config, store, overrides, logger, metrics, readiness }) : undefined;
+  // Workers each hold and sync their own copy of the keys; the primary's serves the admin API (/v1/keys, id: forms).
+  const keys = config.keyStore.type === 'postgres' && config.admin ? new PostgresKeyStore(config.keyStore.postgres, logger, metrics.registry) : undefined;
+  keys?.start();
+  const admin = config.admin ? await buildAdminApp({ config: () => live.config, store, overrides, logger, metrics, readiness, keys }) : undefined;
 
   function serveWorker(request: WorkerRequest): unknown {
     if (request.op === 'metrics-text') return metrics.render();
@@ -154,7 +158,7 @@ export async function runPrimary(file: string, text: string, config: GatewayConf
       cut.unref();
       const exits = slots.map((slot) => (slot.worker.isDead() ? Promise.resolve() : new Promise<void>((r) => slot.worker.once('exit', () => r()))));
       void Promise.all(exits)
-        .then(() => Promise.all([admin?.close(), store.close(), overrides.close()]))
+        .then(() => Promise.all([admin?.close(), store.close(), overrides.close(), keys?.close()]))
         .then(() => {
           logger.info('shutdown complete');
           logger.flush(() => resolve(0));
@@ -171,7 +175,7 @@ export async function runPrimary(file: string, text: string, config: GatewayConf
     logger.error('no worker could start');
     stopping = true;
     for (const slot of slots) slot.worker.kill('SIGKILL');
-    await Promise.all([admin?.close(), store.close(), overrides.close()]);
+    await Promise.all([admin?.close(), store.close(), overrides.close(), keys?.close()]);
     return 1;
   }
   let adminUrl: string | undefined;

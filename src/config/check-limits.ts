@@ -11,6 +11,8 @@ const FIELDS_OF = {
   sliding_window: ['limit', 'window'],
   concurrency: ['limit', 'lease'],
 } as const;
+// The shape of an api_keys id (config/schema.ts): what an allow/deny entry naming a store key looks like.
+const STORE_KEY_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 const OPTIONAL = new Set(['algorithm', 'scope', 'mode', 'lease']);
 
 /**
@@ -80,9 +82,11 @@ function checkKeys(raw: RawConfig): ConfigProblem[] {
       problems.push({ path: `${at}.plan`, message: `"${k.plan}" is not a plan (plans: ${Object.keys(raw.plans ?? {}).join(', ') || 'none'})` });
     }
   });
+  // With key_store postgres the ids are data, not known here: an entry that is no address names a store key's id.
+  const storeIds = raw.key_store?.type === 'postgres';
   const access = (at: string, entries: string[] | undefined) =>
     entries?.forEach((e, j) => {
-      if (!ids.has(e) && parseCidr(e) === undefined) problems.push({ path: `${at}[${j}]`, message: `"${e}" is neither an address or CIDR nor an api_keys id` });
+      if (!ids.has(e) && parseCidr(e) === undefined && !(storeIds && STORE_KEY_ID.test(e))) problems.push({ path: `${at}[${j}]`, message: `"${e}" is neither an address or CIDR nor an api_keys id` });
     });
   access('allow', raw.allow);
   access('deny', raw.deny);
@@ -120,7 +124,7 @@ function checkJwt(raw: RawConfig): ConfigProblem[] {
 
 function checkRoutes(raw: RawConfig): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
-  const keysConfigured = (raw.api_keys ?? []).length > 0;
+  const keysConfigured = (raw.api_keys ?? []).length > 0 || raw.key_store?.type === 'postgres';
   raw.routes.forEach((r, i) => {
     const at = `routes[${i}]`;
     const block = r.rate_limit === false ? undefined : (r.rate_limit ?? raw.rate_limit);
@@ -129,7 +133,7 @@ function checkRoutes(raw: RawConfig): ConfigProblem[] {
     const keySources = listed.includes('ip') ? listed.slice(0, listed.indexOf('ip')) : listed;
     const jwtSource = keySources.some((k) => k.startsWith('jwt:'));
     if (r.require_api_key && !keysConfigured && !jwtSource) {
-      problems.push({ path: `${at}.require_api_key`, message: `needs api_keys (or a jwt: key source) to check clients against` });
+      problems.push({ path: `${at}.require_api_key`, message: `needs api_keys, key_store.type postgres or a jwt: key source to check clients against` });
     } else if (r.require_api_key && !jwtSource && !keySources.some((k) => k.startsWith('header:') || k.startsWith('query:'))) {
       problems.push({ path: `${at}.require_api_key`, message: `no key source before ip can carry an API key (key: [${listed.join(', ')}]), so every request would get 401` });
     }

@@ -3,9 +3,10 @@ import type { AccessRules, ApiKeyConfig, BalanceKind, GatewayConfig, LimitPolicy
 import type { LimitSpec } from '../limit/algorithms/types.js';
 import type { JwtAlgorithm, JwtVerifierConfig } from '../limit/jwt.js';
 import { parseDuration } from './duration.js';
-import { buildLimitSets, buildLimits, buildPolicy, mergeAccess, parseAccessList, parseKeySource, POLICY_DEFAULTS, type RawLimit, type RawRateLimit } from './policies.js';
+import { buildLimitSets, buildLimits, buildPolicy, mergeAccess, parseAccessList, parseCidr, parseKeySource, POLICY_DEFAULTS, type RawLimit, type RawRateLimit } from './policies.js';
 import { buildAdaptive, type RawAdaptive } from '../adaptive/config.js';
 import { buildTracing, type RawTracing } from '../tracing/config.js';
+import { buildKeyStore, type RawKeyStore } from '../keys/config.js';
 import { buildAdaptiveConcurrency, checkAdaptiveConcurrency, type RawAdaptiveConcurrency } from '../adaptive/concurrency/config.js';
 
 /** Methods a route proxies (all of them unless it lists `methods:`); any other method is answered 405. */
@@ -94,6 +95,7 @@ export interface RawConfig {
   api_keys_file?: string;
   adaptive?: RawAdaptive;
   tracing?: RawTracing;
+  key_store?: RawKeyStore;
   /** load.ts has read public_key_file into public_key. */
   jwt?: { algorithm: JwtAlgorithm; secret?: string; public_key?: string; public_key_file?: string; issuer?: string; audience?: string; clock_tolerance?: string };
   allow?: string[];
@@ -110,7 +112,9 @@ export function resolveConfig(raw: RawConfig, file: string, env: NodeJS.ProcessE
   const s = { ...DEFAULTS.server, ...raw.server };
   const defaultPolicy = raw.rate_limit ? buildPolicy('default', raw.rate_limit, undefined) : null;
   const apiKeys: ApiKeyConfig[] = (raw.api_keys ?? []).map((k) => ({ id: k.id, sha256: k.hash.slice('sha256:'.length).toLowerCase(), plan: k.plan ?? null }));
-  const keyIds = new Set(apiKeys.map((k) => k.id));
+  const keyStore = buildKeyStore(raw.key_store);
+  // A store's ids are data: every allow/deny entry that is no address names one (validation checked their shape).
+  const keyIds = keyStore.type === 'postgres' ? new Set(accessEntries(raw).filter((e) => parseCidr(e) === undefined)) : new Set(apiKeys.map((k) => k.id));
   const plans: Record<string, LimitSpec[]> = {};
   for (const [name, plan] of Object.entries(raw.plans ?? {})) plans[name] = buildLimits(`plan:${name}`, plan.limits);
   const access: AccessRules = { allow: parseAccessList(raw.allow, keyIds), deny: parseAccessList(raw.deny, keyIds) };
@@ -145,6 +149,7 @@ export function resolveConfig(raw: RawConfig, file: string, env: NodeJS.ProcessE
     jwt: raw.jwt ? buildJwt(raw.jwt) : null,
     adaptive: buildAdaptive(raw.adaptive),
     tracing: buildTracing(raw.tracing),
+    keyStore,
     admin: raw.admin
       ? {
           host: raw.admin.host ?? DEFAULTS.admin.host,
@@ -305,4 +310,9 @@ function deepFreeze<T>(value: T): T {
     Object.freeze(value);
   }
   return value;
+}
+
+/** Every allow/deny entry of the file, top level and per route. */
+function accessEntries(raw: RawConfig): string[] {
+  return [...(raw.allow ?? []), ...(raw.deny ?? []), ...raw.routes.flatMap((r) => [...(r.allow ?? []), ...(r.deny ?? [])])];
 }

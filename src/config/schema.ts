@@ -4,6 +4,7 @@ import { ALGORITHM_NAMES } from '../limit/algorithms/types.js';
 import { adaptiveSchema } from '../adaptive/config.js';
 import { adaptiveConcurrencySchema } from '../adaptive/concurrency/config.js';
 import { tracingSchema } from '../tracing/config.js';
+import { keyStoreSchema } from '../keys/config.js';
 
 /**
  * JSON Schema of configs/config.yaml. Every object is closed
@@ -194,6 +195,7 @@ export const configSchema = {
     deny: accessList,
     adaptive: adaptiveSchema,
     tracing: tracingSchema,
+    key_store: keyStoreSchema,
     admin: closed({
       host: { type: 'string', minLength: 1 },
       port: { type: 'integer', minimum: 0, maximum: 65535 },

@@ -5,6 +5,7 @@ import type { JwtVerifierConfig } from '../limit/jwt.js';
 import type { AdaptiveConfig } from '../adaptive/config.js';
 import type { AdaptiveConcurrencyConfig } from '../adaptive/concurrency/config.js';
 import type { TracingConfig } from '../tracing/config.js';
+import type { KeyStoreConfig } from '../keys/config.js';
 
 /** Where a client's identity is read from (`key:` list), tried in order. */
 export type KeySource =
@@ -200,4 +201,6 @@ export interface GatewayConfig {
   readonly adaptive: AdaptiveConfig | null;
   /** Span export over OTLP/HTTP; null when the `tracing:` block is absent (trace context is propagated either way). */
   readonly tracing: TracingConfig | null;
+  /** Where API keys live: the api_keys list above (`config`), or PostgreSQL, managed through /v1/keys. */
+  readonly keyStore: KeyStoreConfig;
 }

@@ -5,6 +5,7 @@ import type { ConfigProblem } from './problems.js';
 import { upstreamPathOf } from './defaults.js';
 import { checkAdaptive } from '../adaptive/config.js';
 import { checkTracing } from '../tracing/config.js';
+import { checkKeyStore } from '../keys/config.js';
 
 const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
 const validateSchema = ajv.compile(configSchema);
@@ -24,6 +25,7 @@ export function validateConfig(doc: unknown): ConfigProblem[] {
   if (Array.isArray(routes)) problems.push(...checkRoutes(routes));
   problems.push(...checkAdaptive((doc as { adaptive?: unknown }).adaptive));
   problems.push(...checkTracing((doc as { tracing?: unknown }).tracing));
+  problems.push(...checkKeyStore(doc as { key_store?: unknown; api_keys?: unknown; api_keys_file?: unknown }));
   return problems;
 }
 

@@ -27,6 +27,7 @@ import { concurrencyRoutesFor, type ServedLimiter } from '../adaptive/concurrenc
 import { createConcurrencyGate } from '../adaptive/concurrency/gate.js';
 import { beginTrace, ratioBound } from '../tracing/context.js';
 import type { SpanExport } from '../tracing/spans.js';
+import type { PostgresKeyStore } from '../keys/store.js';
 
 /** What every config generation shares: they outlive a reload. */
 export interface Shared {
@@ -35,6 +36,8 @@ export interface Shared {
   readonly store: LimitStore;
   readonly overrides: Overrides;
   readonly readiness: ReadinessProbe;
+  /** The key store's copy of the keys (key_store.type postgres), kept across reloads; null: keys come from each config's api_keys. */
+  readonly keys: PostgresKeyStore | null;
   /** Adaptive protection's engine, kept across reloads (each config says whether it is on). */
   readonly adaptive: AdaptiveHolder;
 }
@@ -102,9 +105,11 @@ export async function buildConfigApp(config: GatewayConfig, shared: Shared, prev
   const adaptive = shared.adaptive.engineFor(config.adaptive);
   const adaptiveMetrics = shared.adaptive.metrics;
   app.decorateRequest('gateway', null as never);
+  const keyUsage = shared.keys?.usage;
   const limit = createLimitHook({
     store,
-    apiKeys: config.apiKeys.length > 0 ? new ApiKeyIndex(config.apiKeys) : null,
+    apiKeys: shared.keys?.table ?? (config.apiKeys.length > 0 ? new ApiKeyIndex(config.apiKeys) : null),
+    onKeyUsed: keyUsage === undefined ? undefined : (id) => keyUsage.count(id),
     jwt: config.jwt ? createJwtVerifier(config.jwt) : null,
     clock: monotonicClock,
     overrides: shared.overrides,

@@ -13,6 +13,8 @@ export function restartOnlyChanges(live: GatewayConfig, next: GatewayConfig): st
   if (live.server.maxHeaderBytes !== next.server.maxHeaderBytes) changed.push('server.max_header_bytes');
   if (live.server.workers !== next.server.workers) changed.push('server.workers');
   if (JSON.stringify(live.store) !== JSON.stringify(next.store)) changed.push('store');
+  // The key store's connection and its mirror of the keys are made once, at start.
+  if (JSON.stringify(live.keyStore) !== JSON.stringify(next.keyStore)) changed.push('key_store');
   // Tokens are read live; the admin listener itself (on or off, where) needs a restart.
   const where = (c: GatewayConfig) => (c.admin === null ? 'off' : `${c.admin.host}:${c.admin.port}:${c.admin.exposeMetrics}`);
   if (where(live) !== where(next)) changed.push('admin');

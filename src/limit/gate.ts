@@ -16,6 +16,6 @@ export function gateOf(route: RouteConfig, client: ClientIdentity, ip: string, o
   const verdict = accessMatcherOf(route).decide(ip, client.keyId);
   if (verdict === 'deny') return 'denied';
   if (override?.override.kind === 'block') return 'blocked';
-  if (route.requireApiKey && !client.verified) return 'invalid_api_key';
+  if (client.deadKey === true || (route.requireApiKey && !client.verified)) return 'invalid_api_key';
   return verdict === 'allow' ? 'bypassed' : undefined;
 }

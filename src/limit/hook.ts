@@ -5,7 +5,7 @@ import type { Clock, LimitCheck, LimitOutcome, LimitStore } from './stores/store
 import { identifyClient, type ClientIdentity } from './keys.js';
 import { accessMatcherOf } from './access.js';
 import { gateOf } from './gate.js';
-import type { ApiKeyIndex } from './api-keys.js';
+import type { ApiKeyLookup } from './api-keys.js';
 import type { JwtVerifier } from './jwt.js';
 import { DelayQueues } from './queue.js';
 import type { Overrides } from './overrides.js';
@@ -26,7 +26,7 @@ export interface LimitEvents {
 
 export interface LimitContext {
   readonly store: LimitStore;
-  readonly apiKeys: ApiKeyIndex | null;
+  readonly apiKeys: ApiKeyLookup | null;
   readonly jwt: JwtVerifier | null;
   readonly clock: Clock;
   readonly events: LimitEvents;
@@ -34,6 +34,8 @@ export interface LimitContext {
   readonly overrides: Overrides;
   /** Risk scores moving each client's own limits (adaptive:); null when off. */
   readonly adaptive: AdaptiveEngine | null;
+  /** Told the id of each request's API key (the key store's usage counts); absent: nobody counts. */
+  readonly onKeyUsed?: (keyId: string) => void;
 }
 
 /**
@@ -60,6 +62,7 @@ export function createLimitHook(context: LimitContext) {
       now: context.clock(),
     });
     state.client = client;
+    if (client.keyId !== null) context.onKeyUsed?.(client.keyId);
     // Overrides are keyed by label (every admin form resolves to it); a digest label is remembered so the admin API can read its state.
     if (client.key !== client.label) context.overrides.recent.note(client);
     const override = context.overrides.get(client.label);

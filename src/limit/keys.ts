@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import ipaddr from 'ipaddr.js';
 import type { KeySource } from '../config/types.js';
-import type { ApiKeyIndex } from './api-keys.js';
+import { DEAD_KEY, type ApiKeyLookup } from './api-keys.js';
 import { sha256Hex } from './digest.js';
 import { bearerToken, claimValue, type JwtVerifier } from './jwt.js';
 
@@ -14,6 +14,8 @@ export interface ClientIdentity {
   readonly plan: string | null;
   /** A configured API key or a verified JWT identified the client (what require_api_key asks for). */
   readonly verified: boolean;
+  /** The request carried a key the key store refuses (disabled, expired, revoked): gate.ts answers 401 on any limited route. */
+  readonly deadKey?: true;
   /**
    * Only for a client identified by a key nothing verified (a header or query
    * value, no api_keys to check it against): its address's key (`ip:...`,
@@ -25,8 +27,8 @@ export interface ClientIdentity {
 
 /** What identification needs beyond the request. */
 export interface IdentityContext {
-  /** null: no api_keys configured, so a header or query value is the client key itself. */
-  readonly apiKeys: ApiKeyIndex | null;
+  /** null: no api_keys configured and no key store, so a header or query value is the client key itself. */
+  readonly apiKeys: ApiKeyLookup | null;
   readonly jwt: JwtVerifier | null;
   /** Epoch ms, for JWT expiry. */
   readonly now: number;
@@ -80,8 +82,10 @@ export function identifyClient(
       // Anyone can mint keys: the address they come from is what a rotating client cannot change.
       return { key: unverifiedStateKey(source, digest), label: unverifiedLabel(digest), keyId: null, plan: null, verified: false, addressKey: `ip:${normaliseIp(clientIp, ipv6Subnet)}` };
     }
-    const known = context.apiKeys.lookup(value);
+    const known = context.apiKeys.lookup(value, context.now);
     if (known === undefined) break;
+    // Known and refused: keyed by its address like an unknown key, and refused at the gate whatever the route asks.
+    if (known === DEAD_KEY) return { ...ipIdentity(clientIp, ipv6Subnet), deadKey: true };
     return { key: `id:${known.id}`, label: `id:${known.id}`, keyId: known.id, plan: known.plan, verified: true };
   }
   return ipIdentity(clientIp, ipv6Subnet);
