@@ -2,6 +2,7 @@ import {
   checkBody, checkResponse, clientKeyParam, clientResponse, clientsQuery, clientsResponse, errorResponse, explainQuery, explainResponse,
   feedbackBody, feedbackResponse, limitsResponse, overrideBody, routesResponse,
 } from './schemas.js';
+import { createKeyBody, keyCreated, keyDetail, keyIdParam, keyList, keyRotated, keyView, listKeysQuery, rotateKeyBody, updateKeyBody } from '../keys/admin-schemas.js';
 
 const json = (schema: unknown) => ({ content: { 'application/json': { schema } } });
 const errors = { 401: { description: 'missing or wrong bearer token', ...json(errorResponse) }, 400: { description: 'invalid input; `problems` name the fields', ...json(errorResponse) } };
@@ -76,7 +77,47 @@ export function openApiDocument() {
           },
         },
       },
+      ...keyPaths(),
       '/v1/openapi.json': { get: { summary: 'This document', responses: { 200: { description: 'OpenAPI document' }, 401: errors[401] } } },
+    },
+  };
+}
+
+/** /v1/keys: the key store's management (keys/admin.ts). */
+function keyPaths() {
+  const idParam = [{ name: 'id', in: 'path', required: true, schema: keyIdParam.properties.id }];
+  const query = Object.entries(listKeysQuery.properties).map(([name, schema]) => ({ name, in: 'query', required: false, schema }));
+  const store = {
+    409: { description: 'keys come from the config file (key_store_off), the id is taken (key_exists) or the key is revoked (key_revoked)', ...json(errorResponse) },
+    503: { description: 'PostgreSQL is unreachable (key_store_unavailable): the gateway serves the keys it holds', ...json(errorResponse) },
+  };
+  const missing = { 404: { description: 'no key has this id (key_not_found)', ...json(errorResponse) } };
+  return {
+    '/v1/keys': {
+      get: { summary: 'List keys (paged by id; filter by plan or state); never a key, only its first 8 characters', parameters: query, responses: { 200: { description: 'a page', ...json(keyList) }, ...store, ...errors } },
+      post: {
+        summary: 'Issue a key: the answer holds the key itself, this once (only its SHA-256 is stored)',
+        requestBody: { required: true, ...json(createKeyBody) },
+        responses: { 201: { description: 'created', ...json(keyCreated) }, ...store, ...errors },
+      },
+    },
+    '/v1/keys/{id}': {
+      get: { summary: 'One key: plan, state, times, requests in the last hour and day', parameters: idParam, responses: { 200: { description: 'the key', ...json(keyDetail) }, ...missing, ...store, ...errors } },
+      patch: {
+        summary: 'Change plan, expiry, note, or disable/enable a key',
+        parameters: idParam,
+        requestBody: { required: true, ...json(updateKeyBody) },
+        responses: { 200: { description: 'changed', ...json(keyView) }, ...missing, ...store, ...errors },
+      },
+      delete: { summary: 'Revoke a key: 401 on every instance within a second, for good', parameters: idParam, responses: { 200: { description: 'revoked', ...json(keyView) }, ...missing, ...store, ...errors } },
+    },
+    '/v1/keys/{id}/rotate': {
+      post: {
+        summary: 'A new key for the same id; the one in use keeps working for `grace` (default 24h)',
+        parameters: idParam,
+        requestBody: { required: false, ...json(rotateKeyBody) },
+        responses: { 201: { description: 'the new key, shown this once', ...json(keyRotated) }, ...missing, ...store, ...errors },
+      },
     },
   };
 }

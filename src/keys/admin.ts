@@ -17,6 +17,8 @@ export interface KeyAdmin {
   readonly table: KeyTable;
   readonly usage: UsageCounter;
   readonly up: boolean;
+  /** Reloads one key into this instance's table (after a change made here). */
+  refresh(id: string): Promise<void>;
 }
 
 interface Deps {
@@ -83,6 +85,7 @@ export function registerKeyRoutes(app: FastifyInstance, deps: Deps): void {
           digest: sha256Bytes(key),
           prefix: key.slice(0, SHOWN_PREFIX_LENGTH),
         });
+        await keys.refresh(info.id);
         audit(request.adminId, 'key_created', info, { expires_at: info.expires_at });
         return reply.code(201).send({ ...info, key });
       });
@@ -128,6 +131,7 @@ export function registerKeyRoutes(app: FastifyInstance, deps: Deps): void {
       const change: KeyChange = { plan: body.plan, expiresAt, disabled: body.disabled, note: body.note };
       return guarded(reply, async (keys) => {
         const info = await keys.repository.update(request.params.id, change);
+        await keys.refresh(info.id);
         audit(request.adminId, 'key_updated', info, { changed: Object.keys(body) });
         return info;
       });
@@ -136,12 +140,20 @@ export function registerKeyRoutes(app: FastifyInstance, deps: Deps): void {
 
   app.post<{ Params: { id: string }; Body: { grace?: string } | undefined }>(
     '/v1/keys/:id/rotate',
-    { schema: { params: keyIdParam, body: rotateKeyBody, response: { 201: keyRotated, ...errors } } },
+    {
+      schema: { params: keyIdParam, body: rotateKeyBody, response: { 201: keyRotated, ...errors } },
+      // No body means every default (curl -X POST .../rotate): validated as {}.
+      preValidation: (request, _reply, done) => {
+        request.body ??= {};
+        done();
+      },
+    },
     async (request, reply) =>
       guarded(reply, async (keys) => {
         const key = newApiKey();
         const graceMs = parseDuration(request.body?.grace ?? DEFAULT_GRACE);
         const { key: info, retiresAt } = await keys.repository.rotate(request.params.id, graceMs, sha256Bytes(key), key.slice(0, SHOWN_PREFIX_LENGTH));
+        await keys.refresh(info.id);
         audit(request.adminId, 'key_rotated', info, { previous_retires_at: retiresAt });
         return reply.code(201).send({ ...info, key, previous_retires_at: retiresAt });
       }),
@@ -150,6 +162,7 @@ export function registerKeyRoutes(app: FastifyInstance, deps: Deps): void {
   app.delete<{ Params: { id: string } }>('/v1/keys/:id', { schema: { params: keyIdParam, response: { 200: keyView, ...errors } } }, async (request, reply) =>
     guarded(reply, async (keys) => {
       const info = await keys.repository.revoke(request.params.id);
+      await keys.refresh(info.id);
       audit(request.adminId, 'key_revoked', info);
       return info;
     }),

@@ -186,6 +186,19 @@ export class PostgresKeyStore {
     });
   }
 
+  /**
+   * Reloads one key now: the admin API calls it after a change, so the
+   * instance that made it answers accordingly at once (others follow their
+   * notification). A failure leaves it to the notification.
+   */
+  async refresh(id: string): Promise<void> {
+    try {
+      this.table.replaceKeys([id], await this.repository.loadKeys([id]));
+    } catch (err) {
+      this.logger.debug({ err: errorText(err) }, 'key store: reloading a changed key failed, left to its notification');
+    }
+  }
+
   async #reloadPending(): Promise<void> {
     const ids = [...this.#pendingIds];
     this.#pendingIds = new Set();
