@@ -22,7 +22,7 @@ export async function postgresAvailable(url = SHARED_PG_URL): Promise<boolean> {
     await client.end();
     return true;
   } catch (err) {
-    if (process.env.CI) throw new Error(`PostgreSQL at ${url} is unreachable (${(err as Error).message}), and key store tests must run in CI`);
+    if (process.env.CI) throw new Error(`PostgreSQL at ${url} is unreachable (${(err as Error).message}), and key store tests must run in CI`, { cause: err });
     console.error(`\n*** PostgreSQL unreachable at ${url}: SKIPPING key store tests (run scripts/postgres.sh) ***\n`);
     return false;
   }
