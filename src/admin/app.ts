@@ -74,7 +74,7 @@ export async function buildAdminApp(deps: AdminDeps): Promise<FastifyInstance> {
   const lookups = (config: GatewayConfig) => ({
     config,
     auth: { tokens: new AdminTokens(config.admin?.tokens ?? []), throttle, limit: config.admin?.authFailures ?? defaultLimit, logger: deps.logger },
-    explain: explainContext(config),
+    explain: explainContext(config, deps.keys?.table),
   });
   let current = lookups(deps.config());
   // The lookups follow the live config: rebuilt once per reload, not per call.

@@ -4,7 +4,7 @@ import { admissionRules, admit, type AdmissionRules } from '../routing/admission
 import { probeAnswer, type ProbeBody, type ReadinessProbe } from '../observability/endpoints.js';
 import { identifyClient, type ClientIdentity } from '../limit/keys.js';
 import { gateOf, type Gate } from '../limit/gate.js';
-import { ApiKeyIndex } from '../limit/api-keys.js';
+import { ApiKeyIndex, type ApiKeyLookup } from '../limit/api-keys.js';
 import { createJwtVerifier } from '../limit/jwt.js';
 import { checkOf, limitSetFor, waitOf } from '../limit/sets.js';
 import { summarise } from '../limit/decision.js';
@@ -57,15 +57,16 @@ export interface Explanation {
 export interface ExplainContext {
   readonly config: GatewayConfig;
   readonly rules: AdmissionRules;
-  readonly apiKeys: ApiKeyIndex | null;
+  readonly apiKeys: ApiKeyLookup | null;
   readonly jwt: ReturnType<typeof createJwtVerifier> | null;
 }
 
-export function explainContext(config: GatewayConfig): ExplainContext {
+/** `storeKeys`: the key store's copy of its keys, with key_store postgres (the running gateway's; offline, none). */
+export function explainContext(config: GatewayConfig, storeKeys?: ApiKeyLookup): ExplainContext {
   return {
     config,
     rules: admissionRules(config),
-    apiKeys: config.apiKeys.length > 0 ? new ApiKeyIndex(config.apiKeys) : null,
+    apiKeys: storeKeys ?? (config.apiKeys.length > 0 ? new ApiKeyIndex(config.apiKeys) : null),
     jwt: config.jwt ? createJwtVerifier(config.jwt) : null,
   };
 }
