@@ -8,6 +8,7 @@ import { load as loadYaml, CORE_SCHEMA } from 'js-yaml';
 import { startUpstream } from '../helpers/upstream.js';
 import { startGateway } from '../helpers/gateway.js';
 import { send } from '../helpers/http.js';
+import { postgresAvailable, testSchema } from '../helpers/postgres.js';
 
 /**
  * The shipped monitoring (deploy/prometheus/alerts.yaml, its promtool unit
@@ -215,14 +216,18 @@ test('every metric the alerts and the dashboard use is one a real gateway export
     'throttlegate_upstream_errors_total', 'throttlegate_upstream_requests_total', 'throttlegate_upstream_healthy', 'throttlegate_circuit_state',
     'throttlegate_store_errors_total', 'throttlegate_store_up', 'throttlegate_config_reloads_total', 'throttlegate_risk_clients',
     'throttlegate_adaptive_actions_total', 'throttlegate_route_concurrency_limit', 'throttlegate_shed_total', 'up',
+    'throttlegate_key_store_up', 'throttlegate_api_keys',
   ]) assert.ok(all.has(name), `${name} is used`);
 
   // A gateway with every optional family on: admin, adaptive protection, a
   // pool with health checks, passive ejection and a circuit breaker,
-  // adaptive concurrency, a shadow limit. (The store families are registered
-  // with the memory store too.)
+  // adaptive concurrency, a shadow limit, API keys in PostgreSQL. (The store
+  // families are registered with the memory store too.)
+  const keyStore = (await postgresAvailable()) ? await testSchema() : undefined;
+  t.after(() => keyStore?.drop());
   const up = await startUpstream();
   const gw = await startGateway(`rate_limit: { requests_per_second: 1000, burst: 1000 }
+${keyStore === undefined ? '' : `key_store: { type: postgres, postgres: { url: "${keyStore.url}", schema: ${keyStore.schema} } }`}
 admin: { token: monitoring-test-token-0123456789 }
 adaptive: { mode: shadow }
 routes:
@@ -251,6 +256,6 @@ routes:
 
   const missing: string[] = [];
   for (const [where, names] of used)
-    for (const name of names) if (name !== 'up' && !isExported(name, families)) missing.push(`${where}: ${name}`);
+    for (const name of names) if (name !== 'up' && !(keyStore === undefined && /_key_store_|_api_keys/.test(name)) && !isExported(name, families)) missing.push(`${where}: ${name}`);
   assert.deepEqual(missing, [], 'metrics used by alerts or panels that the gateway does not export');
 });
