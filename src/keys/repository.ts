@@ -1,4 +1,6 @@
-import type { Pool, PoolClient } from 'pg';
+import type { ClientBase, Pool, PoolClient } from 'pg';
+
+type Queryable = Pick<ClientBase, 'query'>;
 import { ident } from './migrate.js';
 import type { KeyRow, KeyState } from './table.js';
 import type { KeyUsage } from './usage.js';
@@ -84,19 +86,24 @@ export class KeyRepository {
     this.#info = `k.id, k.plan, ${STATE} AS state, COALESCE(${CURRENT_PREFIX.replace('%S', this.#s)}, '') AS prefix, k.note, k.created_at, k.expires_at, k.last_used_at`;
   }
 
-  /** Every key's secrets, for a full load (times as epoch ms). */
-  async loadAll(): Promise<KeyRow[]> {
-    return this.#rows('', []);
+  /**
+   * Every key's secrets, for a full load (times as epoch ms), on `via` (the
+   * store's listener connection). Not on a pooled connection the pool has
+   * just opened: pg keeps that connection's first result reachable until the
+   * connection closes, 12 MB for 100,000 keys.
+   */
+  async loadAll(via: Queryable = this.pool): Promise<KeyRow[]> {
+    return this.#rows(via, '', []);
   }
 
   /** The secrets of some keys (a notification named them). */
   async loadKeys(ids: readonly string[]): Promise<KeyRow[]> {
-    return this.#rows('AND k.id = ANY($1::text[])', [ids]);
+    return this.#rows(this.pool, 'AND k.id = ANY($1::text[])', [ids]);
   }
 
-  async #rows(where: string, params: unknown[]): Promise<KeyRow[]> {
+  async #rows(via: Queryable, where: string, params: unknown[]): Promise<KeyRow[]> {
     // Arrays, not objects, and the digest as hex text: 100,000 rows parse in a fraction of the time.
-    const result = await this.pool.query<[string, string, KeyRow['state'], string | null, string, string | null]>({
+    const result = await via.query<[string, string, KeyRow['state'], string | null, string, string | null]>({
       text: `SELECT k.id, k.plan, k.state, (extract(epoch FROM k.expires_at) * 1000)::float8, encode(s.digest, 'hex'), (extract(epoch FROM s.retires_at) * 1000)::float8
              FROM ${this.#s}.api_keys k JOIN ${this.#s}.api_key_secrets s ON s.key_id = k.id
              WHERE (s.retires_at IS NULL OR s.retires_at > now() - ${RETIRED_KEPT}) ${where}`,
@@ -241,6 +248,13 @@ export class KeyRepository {
 
   async #transaction<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
+    // pg-pool drops its own error listener while a connection is checked out: a server that goes away
+    // mid-transaction would emit 'error' on a client nobody listens to, and that crashes the process.
+    let broken: Error | undefined;
+    const onError = (err: Error) => {
+      broken = err;
+    };
+    client.on('error', onError);
     try {
       await client.query('BEGIN');
       const result = await work(client);
@@ -248,9 +262,12 @@ export class KeyRepository {
       return result;
     } catch (err) {
       await client.query('ROLLBACK').catch(() => {});
+      broken ??= isBrokenConnection(err) ? (err as Error) : undefined;
       throw err;
     } finally {
-      client.release();
+      client.off('error', onError);
+      // A broken connection is discarded, not handed to the next caller.
+      client.release(broken);
     }
   }
 }
@@ -277,4 +294,10 @@ function infoOf(row: KeyInfoRow): KeyInfo {
     expires_at: row.expires_at?.toISOString() ?? null,
     last_used_at: row.last_used_at?.toISOString() ?? null,
   };
+}
+
+/** A statement that failed because the connection did (the server went away), not because the database refused it. */
+function isBrokenConnection(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return !(typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && !code.startsWith('08') && !code.startsWith('57P'));
 }

@@ -126,7 +126,8 @@ export class PostgresKeyStore {
     client.end().catch(() => {});
     if (this.#closed) return;
     if (this.#up || this.#retryMs === RECONNECT_FIRST_MS) {
-      this.logger.warn({ key_store: this.config.where, err: this.#lastError }, 'key store: PostgreSQL unreachable, serving the keys held in memory; reconnecting');
+      const what = this.#loaded ? 'serving the keys held in memory; reconnecting' : 'no keys loaded yet; retrying';
+      this.logger.warn({ key_store: this.config.where, err: this.#lastError }, `key store: PostgreSQL unreachable, ${what}`);
     }
     this.#setUp(false);
     const delay = this.#retryMs;
@@ -146,7 +147,9 @@ export class PostgresKeyStore {
     this.#fullLoad ??= (async () => {
       const started = performance.now();
       try {
-        const rows = await this.repository.loadAll();
+        const listener = this.#listener;
+        if (listener === null) throw new Error('not connected');
+        const rows = await this.repository.loadAll(listener);
         this.table.replaceAll(rows);
         this.#metrics.observeSync((performance.now() - started) / 1000);
         if (!this.#loaded) {

@@ -17,6 +17,9 @@ export interface KeyRow {
   readonly retiresAt: number | null;
 }
 
+// One string per state, not one per row as the driver returns them.
+const STATE_NAMES: Readonly<Record<KeyRow['state'], KeyRow['state']>> = { active: 'active', disabled: 'disabled', revoked: 'revoked' };
+
 /** What identification gets for a live key (KnownApiKey: id and plan), plus what decides whether it is live. */
 class KeyRecord implements KnownApiKey {
   constructor(
@@ -85,10 +88,10 @@ export class KeyTable implements ApiKeyLookup {
     if (record === undefined) {
       let plan = this.#plans.get(row.plan);
       if (plan === undefined) this.#plans.set(row.plan, (plan = row.plan));
-      record = new KeyRecord(row.id, plan, row.state, row.expiresAt ?? Infinity, []);
+      // A one-element literal: an empty array's first push reserves 17 slots, 128 bytes per key at 100,000 keys.
+      record = new KeyRecord(row.id, plan, STATE_NAMES[row.state], row.expiresAt ?? Infinity, [row.digest]);
       byId.set(row.id, record);
-    }
-    record.digests.push(row.digest);
+    } else record.digests.push(row.digest);
     byDigest.set(row.digest, row.retiresAt === null ? record : new RetiringSecret(record, row.retiresAt));
   }
 
