@@ -20,7 +20,7 @@ import { runSimulate } from './admin/simulate-command.js';
 import { EXPLAIN_HELP, runExplainCommand } from './admin/explain-command.js';
 import { TRAFFIC_HELP, runTrafficCommand } from './adaptive/traffic/command.js';
 import { editorSchemaText } from './config/editor-schema.js';
-import { MIGRATE_HELP, runMigrateCommand } from './keys/migrate-command.js';
+import { MIGRATE_HELP } from './keys/migrate-help.js';
 
 const HELP: Record<string, string> = {
   main: `throttlegate: a YAML-configured API gateway with per-client rate limiting
@@ -147,7 +147,7 @@ async function main(argv: string[]): Promise<number> {
     }
     throw err;
   }
-  if (command === 'migrate') return runMigrateCommand(file, config);
+  if (command === 'migrate') return (await import('./keys/migrate-command.js')).runMigrateCommand(file, config);
   if (command === 'validate') {
     console.log(`config OK: ${file} (${config.routes.length} routes)`);
     return 0;

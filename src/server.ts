@@ -15,7 +15,7 @@ import { buildAdminApp } from './admin/app.js';
 import { storeReadiness } from './observability/endpoints.js';
 import { dirname } from 'node:path';
 import type { FastifyInstance as AdminApp } from 'fastify';
-import { PostgresKeyStore } from './keys/store.js';
+import type { PostgresKeyStore } from './keys/store.js';
 
 export interface GatewayOptions {
   /** Defaults to a pino logger at config.log.level on stdout. */
@@ -80,7 +80,8 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
   if (options.renderMetrics) metrics.render = options.renderMetrics;
   let closing = false;
   // Keys as data: loaded and kept current in memory; listen() waits for the first load.
-  const keys = config.keyStore.type === 'postgres' ? new PostgresKeyStore(config.keyStore.postgres, logger, metrics.registry) : null;
+  // pg is loaded then, and only then.
+  const keys = config.keyStore.type === 'postgres' ? new (await import('./keys/store.js')).PostgresKeyStore(config.keyStore.postgres, logger, metrics.registry) : null;
   keys?.start();
   const shared: Shared = {
     keys,

@@ -19,7 +19,6 @@ import { sumMetrics } from './metrics.js';
 import { PrimaryOverrides } from './primary-overrides.js';
 import { restartDelayMs } from './restart.js';
 import { serveStore } from './store-server.js';
-import { PostgresKeyStore } from '../keys/store.js';
 
 type Link = ControlLink<ControlRequest, WorkerRequest>;
 
@@ -70,7 +69,7 @@ export async function runPrimary(file: string, text: string, config: GatewayConf
   metrics.setConfigHash(configHash(config));
   const readiness = storeReadiness(store, () => stopping);
   // Workers each hold and sync their own copy of the keys; the primary's serves the admin API (/v1/keys, id: forms).
-  const keys = config.keyStore.type === 'postgres' && config.admin ? new PostgresKeyStore(config.keyStore.postgres, logger, metrics.registry) : undefined;
+  const keys = config.keyStore.type === 'postgres' && config.admin ? new (await import('../keys/store.js')).PostgresKeyStore(config.keyStore.postgres, logger, metrics.registry) : undefined;
   keys?.start();
   const admin = config.admin ? await buildAdminApp({ config: () => live.config, store, overrides, logger, metrics, readiness, keys }) : undefined;
 

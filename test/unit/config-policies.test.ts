@@ -131,7 +131,7 @@ api_keys:
 ${route()}`),
     ['api_keys[1].id: duplicates api_keys[0].id "a"', 'api_keys[1].hash: duplicates api_keys[0].hash (two ids for one key)', 'api_keys[1].plan: "gold" is not a plan (plans: pro)'],
   );
-  assert.deepEqual(problemsOf(route('require_api_key: true')), ['routes[0].require_api_key: needs api_keys (or a jwt: key source) to check clients against']);
+  assert.deepEqual(problemsOf(route('require_api_key: true')), ['routes[0].require_api_key: needs api_keys, key_store.type postgres or a jwt: key source to check clients against']);
 });
 
 test('allow and deny entries are addresses, CIDRs or key ids', () => {
