@@ -21,6 +21,7 @@ import { EXPLAIN_HELP, runExplainCommand } from './admin/explain-command.js';
 import { TRAFFIC_HELP, runTrafficCommand } from './adaptive/traffic/command.js';
 import { editorSchemaText } from './config/editor-schema.js';
 import { MIGRATE_HELP } from './keys/migrate-help.js';
+import { describeLimit } from './limit/describe.js';
 
 const HELP: Record<string, string> = {
   main: `throttlegate: a YAML-configured API gateway with per-client rate limiting
@@ -250,12 +251,3 @@ main(process.argv.slice(2)).then(
     process.exitCode = 1;
   },
 );
-
-/** A limit as the startup line shows it: `5/s burst 10 (default)`, `1000 per 86400s fixed_window (plan:free#2)`. */
-function describeLimit(l: LimitSpec): string {
-  const mode = l.mode === 'shadow' ? ' shadow' : '';
-  const scope = l.scope === 'client' ? '' : ` per ${l.scope}`;
-  if (l.algorithm === 'concurrency') return `${l.capacity} in flight${scope}${mode} (${l.id})`;
-  if (l.algorithm === 'token_bucket' || l.algorithm === 'gcra') return `${l.rate}/s burst ${l.capacity} ${l.algorithm}${scope}${mode} (${l.id})`;
-  return `${l.capacity} per ${l.windowMs / 1000}s ${l.algorithm}${scope}${mode} (${l.id})`;
-}

@@ -16,6 +16,7 @@ import { storeReadiness } from './observability/endpoints.js';
 import { dirname } from 'node:path';
 import type { FastifyInstance as AdminApp } from 'fastify';
 import type { PostgresKeyStore } from './keys/store.js';
+import { DashboardFeed } from './dashboard/feed.js';
 
 export interface GatewayOptions {
   /** Defaults to a pino logger at config.log.level on stdout. */
@@ -83,8 +84,11 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
   // pg is loaded then, and only then.
   const keys = config.keyStore.type === 'postgres' ? new (await import('./keys/store.js')).PostgresKeyStore(config.keyStore.postgres, logger, metrics.registry) : null;
   keys?.start();
+  // The dashboard's tap on the request path: only with the admin listener's dashboard in this process.
+  const dashboardFeed = config.admin?.dashboard && options.admin !== false ? new DashboardFeed() : null;
   const shared: Shared = {
     keys,
+    dashboardFeed,
     logger,
     metrics,
     store,
@@ -102,7 +106,7 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
   let closed: Promise<void> | undefined;
   // Its own app and listener: admin calls are never routed through the gateway's port.
   const admin: AdminApp | undefined = config.admin && options.admin !== false
-    ? await buildAdminApp({ config: () => listener.live.config, store, overrides, logger, metrics, readiness: shared.readiness, adaptive: shared.adaptive, keys: keys ?? undefined })
+    ? await buildAdminApp({ config: () => listener.live.config, store, overrides, logger, metrics, readiness: shared.readiness, adaptive: shared.adaptive, keys: keys ?? undefined, dashboardFeed: dashboardFeed ?? undefined })
     : undefined;
   let adminUrl: string | undefined;
 

@@ -17,6 +17,9 @@ import type { AdaptiveAccess } from './adaptive.js';
 import { registerClientRoutes } from './clients.js';
 import type { Clock } from '../limit/stores/store.js';
 import { registerKeyRoutes, type KeyAdmin } from '../keys/admin.js';
+import { registerDashboard } from '../dashboard/index.js';
+import type { DashboardFeed } from '../dashboard/feed.js';
+import { monotonicClock } from '../limit/stores/store.js';
 
 /** What the admin API reads and changes: the gateway's live config, its store and overrides. */
 export interface AdminDeps {
@@ -32,6 +35,8 @@ export interface AdminDeps {
   readonly adaptive?: AdaptiveAccess;
   /** The engine's clock: the request path's (monotonicClock) by default, so features read as of the same instant. */
   readonly adaptiveClock?: Clock;
+  /** The request path's tap for the dashboard (the gateway's); absent: this process serves no requests. */
+  readonly dashboardFeed?: DashboardFeed;
   /** The key store (key_store.type postgres): /v1/keys manages it, and `id:` forms name its keys. Absent: /v1/keys answers 409 key_store_off. */
   readonly keys?: KeyAdmin;
 }
@@ -93,9 +98,33 @@ export async function buildAdminApp(deps: AdminDeps): Promise<FastifyInstance> {
       done(Object.assign(new Error('body is not valid JSON'), { statusCode: 400 }), undefined);
     }
   });
+  // The web dashboard (admin.dashboard, on by default): its pages check their own session.
+  const dashboard =
+    deps.config().admin?.dashboard === false
+      ? undefined
+      : registerDashboard(app, {
+          config: deps.config,
+          auth: () => live().auth,
+          store: deps.store,
+          overrides: deps.overrides,
+          metrics: deps.metrics,
+          logger: deps.logger,
+          adaptive: deps.adaptive,
+          storeKeys: deps.keys?.table,
+          feed: deps.dashboardFeed,
+          adaptiveClock: deps.adaptiveClock ?? monotonicClock,
+        });
+  if (dashboard !== undefined) app.addHook('onClose', async () => dashboard.close());
   // onRequest runs after routing: the decision is the found route's, never the raw URL's.
+  // A bearer token wins; without one, a dashboard session (with its CSRF token for changes) stands in for it.
   app.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done) => {
-    if (isOpen(request) || authenticate(request, reply, live().auth)) done();
+    if (isOpen(request)) return done();
+    if (dashboard !== undefined && request.headers.authorization === undefined) {
+      const session = dashboard.authorize(request, reply);
+      if (session === 'ok') return done();
+      if (session === 'answered') return;
+    }
+    if (authenticate(request, reply, live().auth)) done();
   });
   app.setErrorHandler((error: FastifyError, _request, reply) => {
     if (error.validation) {

@@ -21,10 +21,21 @@ export class AdminTokens {
   /** The id of the token an `Authorization` header carries, or undefined. */
   identify(authorization: string | undefined): string | undefined {
     const match = /^Bearer +(\S+)$/i.exec(authorization ?? '');
-    const presented = digest(match?.[1] ?? '');
+    const found = this.identifyToken(match?.[1] ?? '');
+    return match ? found : undefined;
+  }
+
+  /** The id of a token presented as it is (the dashboard's sign-in form), or undefined. */
+  identifyToken(token: string): string | undefined {
+    const presented = digest(token);
     let found: string | undefined;
     for (const t of this.#tokens) if (timingSafeEqual(t.digest, presented) && found === undefined) found = t.id;
-    return match ? found : undefined;
+    return found;
+  }
+
+  /** Whether a token with this id is configured (a dashboard session ends when its token is removed). */
+  has(id: string): boolean {
+    return this.#tokens.some((t) => t.id === id);
   }
 }
 

@@ -27,23 +27,7 @@ export function registerLimitRoutes(app: FastifyInstance, deps: AdminDeps, view:
     const { config } = view();
     const resolved = resolveClientKey(request.params.key, config, deps.keys?.table);
     if ('error' in resolved) return adminError(reply, 400, 'bad_request', { message: resolved.error });
-    const override = deps.overrides.get(resolved.label);
-    const { client, seen } = await liveClient(deps, config, resolved, override);
-    const groups = new Map<string, { set: LimitSet; route: RouteConfig; routes: string[] }>();
-    for (const route of config.routes) {
-      if (route.limitSets === null) continue;
-      const set = limitSetFor(route.limitSets, client, override);
-      const held = groups.get(set.group);
-      if (held) held.routes.push(route.path);
-      else groups.set(set.group, { set, route, routes: [route.path] });
-    }
-    const policies = [];
-    for (const { set, route, routes } of groups.values()) {
-      const outcome = await deps.store.check(checkOf(set, client, route), { dryRun: true });
-      policies.push({ policy: set.group, routes, limits: set.limits.map((l, i) => limitView(l, outcome.steps[i] as LimitStep, route.cost)) });
-    }
-    const hint = !seen && resolved.stateKeys === undefined ? UNKNOWN_LABEL_HINT : undefined;
-    return { key: resolved.label, key_id: client.keyId, plan: client.plan, seen, hint, override: describeOverride(override?.override), policies };
+    return describeClientLimits(deps, config, resolved);
   });
 
   app.put<{ Params: { key: string }; Body: { requests_per_second?: number; burst?: number; block?: true; expires_in?: string } }>(
@@ -114,6 +98,31 @@ export function registerLimitRoutes(app: FastifyInstance, deps: AdminDeps, view:
   );
 }
 
+/**
+ * GET /v1/limits/:key's answer: the client's limit sets across routes, each
+ * limit with its live state (a dry run: nothing consumed), and its override.
+ * The dashboard's client page shows the same.
+ */
+export async function describeClientLimits(deps: Pick<AdminDeps, 'overrides' | 'store'>, config: GatewayConfig, resolved: ResolvedClient) {
+  const override = deps.overrides.get(resolved.label);
+  const { client, seen } = await liveClient(deps, config, resolved, override);
+  const groups = new Map<string, { set: LimitSet; route: RouteConfig; routes: string[] }>();
+  for (const route of config.routes) {
+    if (route.limitSets === null) continue;
+    const set = limitSetFor(route.limitSets, client, override);
+    const held = groups.get(set.group);
+    if (held) held.routes.push(route.path);
+    else groups.set(set.group, { set, route, routes: [route.path] });
+  }
+  const policies = [];
+  for (const { set, route, routes } of groups.values()) {
+    const outcome = await deps.store.check(checkOf(set, client, route), { dryRun: true });
+    policies.push({ policy: set.group, routes, limits: set.limits.map((l, i) => limitView(l, outcome.steps[i] as LimitStep, route.cost)) });
+  }
+  const hint = !seen && resolved.stateKeys === undefined ? UNKNOWN_LABEL_HINT : undefined;
+  return { key: resolved.label, key_id: client.keyId, plan: client.plan, seen, hint, override: describeOverride(override?.override), policies };
+}
+
 const UNKNOWN_LABEL_HINT =
   'this instance has not seen this label lately, so the numbers are a new client\'s: a label is read on the instance that saw the client; the raw key or its sha256: form reads the state on any instance';
 
@@ -123,7 +132,7 @@ const UNKNOWN_LABEL_HINT =
  * process last saw behind a label) that holds state under one of its own
  * limits; none held: the first, as a new client.
  */
-async function liveClient(deps: AdminDeps, config: GatewayConfig, resolved: ResolvedClient, override: ActiveOverride | undefined): Promise<{ client: ClientIdentity; seen: boolean }> {
+async function liveClient(deps: Pick<AdminDeps, 'overrides' | 'store'>, config: GatewayConfig, resolved: ResolvedClient, override: ActiveOverride | undefined): Promise<{ client: ClientIdentity; seen: boolean }> {
   const candidates = resolved.stateKeys ?? [deps.overrides.recent.keyOf(resolved.label)].filter((k): k is string => k !== undefined);
   for (const key of candidates) {
     const client = { ...resolved.identity, key };

@@ -100,7 +100,7 @@ export interface RawConfig {
   jwt?: { algorithm: JwtAlgorithm; secret?: string; public_key?: string; public_key_file?: string; issuer?: string; audience?: string; clock_tolerance?: string };
   allow?: string[];
   deny?: string[];
-  admin?: { host?: string; port?: number; token?: string; tokens?: { id: string; token: string }[]; expose_metrics?: boolean; auth_failures?: { burst?: number; per_minute?: number } };
+  admin?: { host?: string; port?: number; token?: string; tokens?: { id: string; token: string }[]; expose_metrics?: boolean; dashboard?: boolean; auth_failures?: { burst?: number; per_minute?: number } };
   routes: RawRoute[];
 }
 
@@ -156,6 +156,7 @@ export function resolveConfig(raw: RawConfig, file: string, env: NodeJS.ProcessE
           port: raw.admin.port ?? DEFAULTS.admin.port,
           tokens: [...(raw.admin.token === undefined ? [] : [{ id: 'admin', token: raw.admin.token }]), ...(raw.admin.tokens ?? [])],
           exposeMetrics: raw.admin.expose_metrics ?? false,
+          dashboard: raw.admin.dashboard ?? true,
           authFailures: {
             burst: raw.admin.auth_failures?.burst ?? DEFAULTS.admin.auth_failures.burst,
             perMinute: raw.admin.auth_failures?.per_minute ?? DEFAULTS.admin.auth_failures.per_minute,

@@ -203,6 +203,8 @@ export const configSchema = {
       token: { type: 'string', minLength: 16 },
       tokens: { type: 'array', minItems: 1, items: closed({ id: { type: 'string', pattern: '^[A-Za-z0-9._:-]{1,64}$' }, token: { type: 'string', minLength: 16 } }, ['id', 'token']) },
       expose_metrics: { type: 'boolean' },
+      // The web dashboard at /dashboard/ on the admin listener (on by default with the admin API).
+      dashboard: { type: 'boolean' },
       // Failed authentications per client address: `burst` at once, then `per_minute`; past them, 429 until they decay.
       auth_failures: closed({ burst: { type: 'integer', minimum: 1, maximum: 1000 }, per_minute: { type: 'number', exclusiveMinimum: 0, maximum: 60000 } }),
     }),

@@ -175,6 +175,8 @@ export interface AdminConfig {
   readonly tokens: readonly { readonly id: string; readonly token: string }[];
   /** /metrics is served on the admin listener instead of the gateway's. */
   readonly exposeMetrics: boolean;
+  /** The web dashboard at /dashboard/ (default on). */
+  readonly dashboard: boolean;
   /** Failed authentications one address may make: `burst`, refilled at `perMinute`; past them it gets 429. */
   readonly authFailures: { readonly burst: number; readonly perMinute: number };
 }

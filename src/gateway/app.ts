@@ -28,6 +28,7 @@ import { createConcurrencyGate } from '../adaptive/concurrency/gate.js';
 import { beginTrace, ratioBound } from '../tracing/context.js';
 import type { SpanExport } from '../tracing/spans.js';
 import type { PostgresKeyStore } from '../keys/store.js';
+import type { DashboardFeed } from '../dashboard/feed.js';
 
 /** What every config generation shares: they outlive a reload. */
 export interface Shared {
@@ -36,6 +37,8 @@ export interface Shared {
   readonly store: LimitStore;
   readonly overrides: Overrides;
   readonly readiness: ReadinessProbe;
+  /** What the request path tells the dashboard (while one watches); null without the admin API's dashboard. */
+  readonly dashboardFeed: DashboardFeed | null;
   /** The key store's copy of the keys (key_store.type postgres), kept across reloads; null: keys come from each config's api_keys. */
   readonly keys: PostgresKeyStore | null;
   /** Adaptive protection's engine, kept across reloads (each config says whether it is on). */
@@ -101,7 +104,7 @@ export async function buildConfigApp(config: GatewayConfig, shared: Shared, prev
   const sampleBound = ratioBound(config.tracing?.sampleRatio ?? 0);
   const spans: SpanExport | null = config.tracing ? new (await import('../tracing/spans.js')).SpanExport(config.tracing, logger) : null;
   if (spans !== null) app.addHook('onClose', () => spans.shutdown());
-  const accessLog = createAccessLog(logger, metrics, spans);
+  const accessLog = createAccessLog(logger, metrics, spans, shared.dashboardFeed);
   const adaptive = shared.adaptive.engineFor(config.adaptive);
   const adaptiveMetrics = shared.adaptive.metrics;
   app.decorateRequest('gateway', null as never);

@@ -16,7 +16,7 @@ export function restartOnlyChanges(live: GatewayConfig, next: GatewayConfig): st
   // The key store's connection and its mirror of the keys are made once, at start.
   if (JSON.stringify(live.keyStore) !== JSON.stringify(next.keyStore)) changed.push('key_store');
   // Tokens are read live; the admin listener itself (on or off, where) needs a restart.
-  const where = (c: GatewayConfig) => (c.admin === null ? 'off' : `${c.admin.host}:${c.admin.port}:${c.admin.exposeMetrics}`);
+  const where = (c: GatewayConfig) => (c.admin === null ? 'off' : `${c.admin.host}:${c.admin.port}:${c.admin.exposeMetrics}:${c.admin.dashboard}`);
   if (where(live) !== where(next)) changed.push('admin');
   // The weights store is chosen once, when adaptive protection first starts.
   if ((live.adaptive?.weightsFile ?? null) !== (next.adaptive?.weightsFile ?? null)) changed.push('adaptive.weights_file');
@@ -54,7 +54,7 @@ export function createReloader(
     try {
       next = load(file, env);
     } catch (err) {
-      metrics.countConfigReload('error');
+      metrics.countConfigReload('error', (err as Error).message);
       if (err instanceof ConfigError) {
         logger.error({ trigger, file, problems: err.problems }, `config reload failed, keeping the running config: ${err.message}`);
       } else {
@@ -69,7 +69,7 @@ export function createReloader(
       if (ignored.length > 0) logger.warn({ fields: ignored }, `config reload: ${ignored.join(', ')} changed but need a restart to take effect`);
       return true;
     } catch (err) {
-      metrics.countConfigReload('error');
+      metrics.countConfigReload('error', (err as Error).message);
       logger.error({ trigger, file, err }, 'config reload failed, keeping the running config');
       return false;
     }

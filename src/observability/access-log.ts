@@ -7,6 +7,7 @@ import { NO_ROUTE, type GatewayMetrics } from './metrics.js';
 import { SAMPLED } from '../tracing/traceparent.js';
 // Type only: OpenTelemetry's packages are loaded when a config turns tracing on (gateway/app.ts).
 import type { SpanExport } from '../tracing/spans.js';
+import type { DashboardFeed } from '../dashboard/feed.js';
 
 /** Status logged for a client that went away before its response was complete (nginx's convention). */
 export const CLIENT_CLOSED = 499;
@@ -53,7 +54,7 @@ type TrackedSocket = Socket & { [kInFlight]?: Set<FastifyReply> };
  * With `spans` (tracing: on), a sampled request's span is recorded here too,
  * from what the line says; an unsampled one costs a flag test.
  */
-export function createAccessLog(logger: Logger, metrics: GatewayMetrics, spans: SpanExport | null = null) {
+export function createAccessLog(logger: Logger, metrics: GatewayMetrics, spans: SpanExport | null = null, feed: DashboardFeed | null = null) {
   function record(request: FastifyRequest, reply: FastifyReply, status: number): void {
     if ((request as Tracked)[kLogged]) return;
     (request as Tracked)[kLogged] = true;
@@ -62,6 +63,24 @@ export function createAccessLog(logger: Logger, metrics: GatewayMetrics, spans: 
     const routeLabel = route ? route.path : NO_ROUTE;
     const ms = reply.elapsedTime;
     metrics.observeRequest(routeLabel, request.method, status, ms / 1000);
+    // Only while a dashboard watches: otherwise one property test.
+    if (feed !== null && feed.active) {
+      feed.record(
+        {
+          time: Date.now(),
+          method: request.method,
+          path: state?.path ?? '',
+          route: routeLabel,
+          client: clientLabel(request, state),
+          status,
+          decision: decisionLabel(state, route !== undefined && route.policy === null),
+          duration_ms: Math.round(ms * 1000) / 1000,
+          band: state?.risk?.band ?? null,
+        },
+        state?.client,
+        route,
+      );
+    }
     if (spans !== null && state && (state.traceFlags & SAMPLED) !== 0) {
       spans.record(request, status, ms, {
         route: routeLabel,

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import { RequestSeries } from './request-series.js';
+import { RequestSeries, type RouteTotals } from './request-series.js';
 import { counterChildren, type CounterChild } from './counter-children.js';
 
 const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS']);
@@ -39,6 +39,9 @@ export class GatewayMetrics {
   readonly #configReloads: Counter<'result'>;
   readonly #configInfo: Gauge<'hash'>;
   readonly #seriesHolders = new Map<string, number>();
+  #rateLimitedTotal = 0;
+  #configHash = '';
+  #lastReload: RequestSample['lastReload'] = null;
   readonly #beforeScrape = new Set<() => void>();
 
   constructor(activeClients: () => number) {
@@ -168,6 +171,7 @@ export class GatewayMetrics {
   }
 
   countRateLimited(route: string, plan: string = ANONYMOUS): void {
+    this.#rateLimitedTotal++;
     this.#rateLimitedChild(route, plan).inc();
   }
 
@@ -229,14 +233,41 @@ export class GatewayMetrics {
     return () => this.#beforeScrape.delete(refresh);
   }
 
-  countConfigReload(result: 'ok' | 'error'): void {
+  /** `message`: what went wrong, for a failed reload (the dashboard shows it; logs carry the details). */
+  countConfigReload(result: 'ok' | 'error', message?: string): void {
     this.#configReloads.labels(result).inc();
+    this.#lastReload = { result, at: Date.now(), message };
   }
 
   /** Marks `hash` as the live config (the previous one's series is removed). */
   setConfigHash(hash: string): void {
+    this.#configHash = hash;
     this.#configInfo.reset();
     this.#configInfo.labels(hash).set(1);
+  }
+
+  /**
+   * What the dashboard samples once a second (dashboard/series.ts): the
+   * request counters as plain numbers, read without rendering Prometheus text.
+   */
+  sample(): RequestSample {
+    return { routes: this.#requests.routeTotals(), bounds: this.#requests.bounds, rateLimited: this.#rateLimitedTotal, configHash: this.#configHash, lastReload: this.#lastReload };
+  }
+
+  /** Each target's health (1/0) and circuit state (0 closed, 1 half-open, 2 open), by route then target URL, as /metrics would show them now. */
+  async targetStates(): Promise<Map<string, Map<string, { healthy: number; circuit: number }>>> {
+    for (const refresh of this.#beforeScrape) refresh();
+    const out = new Map<string, Map<string, { healthy: number; circuit: number }>>();
+    const at = (route: string, target: string) => {
+      let byTarget = out.get(route);
+      if (byTarget === undefined) out.set(route, (byTarget = new Map()));
+      let state = byTarget.get(target);
+      if (state === undefined) byTarget.set(target, (state = { healthy: 1, circuit: 0 }));
+      return state;
+    };
+    for (const v of (await this.#upstreamHealthy.get()).values) at(String(v.labels.route), String(v.labels.target)).healthy = v.value;
+    for (const v of (await this.#circuitState.get()).values) at(String(v.labels.route), String(v.labels.target)).circuit = v.value;
+    return out;
   }
 
   /** The hooks a shared store reports through. */
@@ -255,4 +286,15 @@ export interface TargetSeries {
   setCircuit(value: number): void;
   /** Drops the target's gauges once no live pool holds them (a reload removed the target). */
   remove(): void;
+}
+
+/** GatewayMetrics.sample(): cumulative request counts, as one reader sees them at one instant. */
+export interface RequestSample {
+  readonly routes: readonly RouteTotals[];
+  /** The latency histogram's bounds in seconds. */
+  readonly bounds: readonly number[];
+  /** Requests refused by a limit (throttlegate_rate_limited_total, every label). */
+  readonly rateLimited: number;
+  readonly configHash: string;
+  readonly lastReload: { readonly result: 'ok' | 'error'; readonly at: number; readonly message: string | undefined } | null;
 }

@@ -62,6 +62,22 @@ export class RequestSeries {
     registry.registerMetric(histogram as never);
   }
 
+  /** Cumulative counts per route, for readers that sample them (the dashboard, once a second): no allocation per request. */
+  routeTotals(): RouteTotals[] {
+    const out: RouteTotals[] = [];
+    for (const [route, r] of this.#routes) {
+      const byStatus = new Map<number, number>();
+      for (const statuses of r.byMethod.values()) for (const [status, n] of statuses) byStatus.set(status, (byStatus.get(status) ?? 0) + n);
+      out.push({ route, count: r.count, byStatus, buckets: Float64Array.from(r.buckets) });
+    }
+    return out;
+  }
+
+  /** The histogram's upper bounds in seconds (the last bucket is above them all). */
+  get bounds(): readonly number[] {
+    return this.#bounds;
+  }
+
   /** Declares a route at zero, so dashboards see its histogram before the first request. */
   declareRoute(route: string): void {
     this.#series(route);
@@ -75,6 +91,14 @@ export class RequestSeries {
     }
     return r;
   }
+}
+
+/** One route's cumulative counts: requests, by status, and per latency bucket (not cumulative across buckets). */
+export interface RouteTotals {
+  readonly route: string;
+  readonly count: number;
+  readonly byStatus: ReadonlyMap<number, number>;
+  readonly buckets: Float64Array;
 }
 
 interface RouteSeries {
