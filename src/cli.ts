@@ -12,7 +12,6 @@ import { closeOnSignals } from './lifecycle.js';
 import { createLogger } from './observability/logging.js';
 import { hashKey } from './limit/keys.js';
 import { hashApiKey } from './limit/api-keys.js';
-import type { LimitSpec } from './limit/algorithms/types.js';
 import { PROXIED_METHODS } from './config/defaults.js';
 import { createReloader } from './gateway/reload.js';
 import { watchConfigFile } from './gateway/config-watch.js';
