@@ -8,6 +8,8 @@ export interface Topic {
   tick(): Promise<string | undefined>;
   /** The last subscriber left. */
   close?(): void;
+  /** Every tick message is the whole state: a new subscriber is sent the latest one instead of a snapshot of its own. */
+  readonly wholeState?: boolean;
 }
 
 // A viewer this far behind is not reading: it is dropped rather than buffered.
@@ -22,7 +24,7 @@ const HEARTBEAT_MS = 15_000;
  * the first subscriber arrives and the last one leaves.
  */
 export class StreamHub {
-  readonly #topics = new Map<string, { topic: Topic; subscribers: Set<ServerResponse> }>();
+  readonly #topics = new Map<string, { topic: Topic; subscribers: Set<ServerResponse>; latest?: Promise<string> }>();
   #timer: NodeJS.Timeout | undefined;
   #running = false;
   #lastBeat = 0;
@@ -56,7 +58,7 @@ export class StreamHub {
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-accel-buffering': 'no' });
     // The browser reconnects after this long when the stream drops (a restart, a network blip).
     res.write('retry: 2000\n\n');
-    send(res, await held.topic.snapshot());
+    send(res, await (held.topic.wholeState ? (held.latest ??= held.topic.snapshot()) : held.topic.snapshot()));
   }
 
   #start(): void {
@@ -77,8 +79,10 @@ export class StreamHub {
     try {
       const beat = Date.now() - this.#lastBeat >= HEARTBEAT_MS;
       if (beat) this.#lastBeat = Date.now();
-      for (const { topic, subscribers } of [...this.#topics.values()]) {
+      for (const entry of [...this.#topics.values()]) {
+        const { topic, subscribers } = entry;
         const message = await topic.tick().catch(() => undefined);
+        if (topic.wholeState && message !== undefined) entry.latest = Promise.resolve(message);
         for (const res of subscribers) {
           if (message !== undefined) send(res, message);
           else if (beat) send(res, ': keep-alive\n\n');

@@ -192,6 +192,7 @@ function topicOf(s: topics.TopicSources, q: Record<string, string | undefined>):
   const whole = (build: () => unknown | Promise<unknown>): Topic => ({
     snapshot: async () => sse('snapshot', await build()),
     tick: async () => sse('snapshot', await build()),
+    wholeState: true,
   });
   switch (q.topic) {
     case 'overview':
