@@ -52,6 +52,8 @@ export function targetChecks(results: Results): string[] {
     ...costLine(results, 'q', 'b'),
     ...ratioLine(results, { x: 'r', ref: 'b', threshold: 0.95, claim: '(r) >= 0.95 × (b) req/s: tracing on (sample_ratio 0.01, OTLP export) against off' }),
     ...costLine(results, 'r', 'b'),
+    ...ratioLine(results, { x: 's', ref: 'b', threshold: 0.98, claim: '(s) >= 0.98 × (b) req/s: a dashboard session streaming its overview, clients and live log against none' }),
+    ...costLine(results, 's', 'b'),
     ...(peerVerdicts.length === PEER_CLAIMS.length
       ? [`- ahead of @fastify/rate-limit on Redis in every scenario: **${allOf(peerVerdicts)}** ` +
           '(PASS only if all three pass; a pass means the gateway\'s slowest round beat the peer\'s fastest)']

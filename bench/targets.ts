@@ -112,6 +112,36 @@ export function runTracingGateway(name: string, ratio: number): void {
     .catch(fail);
 }
 
+/**
+ * (s): the gateway of (b) with its admin listener and a dashboard session
+ * streaming three topics at once (overview, clients, live log: more than one
+ * open tab shows), read by this same process: the feed's tap on every
+ * request, the per-second aggregation and the streams are all paid here.
+ */
+export function runDashboardGateway(name: string): void {
+  const originPort = portArg(name);
+  const token = 'bench-dashboard-token-0123456789';
+  const yaml = gatewayYaml(originPort, NEVER).replace('routes:\n', `admin:\n  host: 127.0.0.1\n  port: 0\n  token: ${token}\nroutes:\n`);
+  const config = parseConfig(yaml, '<bench>', {});
+  const logger = createLogger(process.env.BENCH_LOG_LEVEL ?? 'info', batchedLines(devNull()));
+  buildGateway(config, { port: 0, host: '127.0.0.1', logger })
+    .then(async (gateway) => {
+      await gateway.listen();
+      const admin = gateway.adminUrl as string;
+      const login = await fetch(`${admin}/dashboard/login`, { method: 'POST', body: new URLSearchParams({ token }), redirect: 'manual' });
+      const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0] as string;
+      if (!cookie.startsWith('tg_session=') || cookie === 'tg_session=') throw new Error('(s): the dashboard sign-in failed');
+      for (const topic of ['overview', 'clients', 'log']) {
+        const res = await fetch(`${admin}/dashboard/api/stream?topic=${topic}`, { headers: { cookie } });
+        if (res.status !== 200 || res.body === null) throw new Error(`(s): the ${topic} stream answered ${res.status}`);
+        // Read and dropped, as a browser tab would read and render it.
+        void res.body.pipeTo(new WritableStream());
+      }
+      announce(portOf(gateway.server.address()));
+    })
+    .catch(fail);
+}
+
 /** (l): the gateway of (b), forwarding to a round-robin pool of the origins whose ports are argv[2..]. */
 export function runPoolGateway(name: string): void {
   const ports = process.argv.slice(2).map((_, i) => portArg(name, 2 + i));
