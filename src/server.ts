@@ -32,6 +32,8 @@ export interface GatewayOptions {
   overrides?: Overrides;
   /** false: no admin listener whatever the config says (a worker process: the primary serves the admin API). */
   admin?: false;
+  /** A tap for a dashboard elsewhere (a worker's, read by its primary); by default only with this process's own admin dashboard. */
+  dashboardFeed?: boolean;
   /** What /metrics answers; defaults to this process's registry (a worker asks its primary for every worker's sum). */
   renderMetrics?: () => Promise<string>;
 }
@@ -49,6 +51,8 @@ export interface Gateway {
   readonly logger: Logger;
   /** The key store's copy of the keys, with key_store.type postgres; null when keys come from the config file. */
   readonly keys: PostgresKeyStore | null;
+  /** The dashboard's tap on the access log; null when no dashboard reads it. */
+  readonly dashboardFeed: DashboardFeed | null;
   /** Starts listening (and the admin listener, when configured); resolves to the base URL, e.g. `http://127.0.0.1:8080`. */
   listen(): Promise<string>;
   /** The admin API's base URL once listening, when `admin:` is configured. */
@@ -85,7 +89,7 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
   const keys = config.keyStore.type === 'postgres' ? new (await import('./keys/store.js')).PostgresKeyStore(config.keyStore.postgres, logger, metrics.registry) : null;
   keys?.start();
   // The dashboard's tap on the request path: only with the admin listener's dashboard in this process.
-  const dashboardFeed = config.admin?.dashboard && options.admin !== false ? new DashboardFeed() : null;
+  const dashboardFeed = options.dashboardFeed === true || (config.admin?.dashboard && options.admin !== false) ? new DashboardFeed() : null;
   const shared: Shared = {
     keys,
     dashboardFeed,
@@ -123,6 +127,7 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
     metrics,
     logger,
     keys,
+    dashboardFeed,
     get adminUrl() {
       return adminUrl;
     },

@@ -17,7 +17,7 @@ import type { AdaptiveAccess } from './adaptive.js';
 import { registerClientRoutes } from './clients.js';
 import type { Clock } from '../limit/stores/store.js';
 import { registerKeyRoutes, type KeyAdmin } from '../keys/admin.js';
-import { registerDashboard } from '../dashboard/index.js';
+import { registerDashboard, type DashboardDeps } from '../dashboard/index.js';
 import type { DashboardFeed } from '../dashboard/feed.js';
 import { monotonicClock } from '../limit/stores/store.js';
 
@@ -35,8 +35,10 @@ export interface AdminDeps {
   readonly adaptive?: AdaptiveAccess;
   /** The engine's clock: the request path's (monotonicClock) by default, so features read as of the same instant. */
   readonly adaptiveClock?: Clock;
-  /** The request path's tap for the dashboard (the gateway's); absent: this process serves no requests. */
+  /** The request path's tap for the dashboard (the gateway's, or the primary's gathered from its workers). */
   readonly dashboardFeed?: DashboardFeed;
+  /** The primary of workers: where the dashboard's counters and feeds come from (dashboard/index.ts). */
+  readonly dashboardCluster?: DashboardDeps['cluster'];
   /** The key store (key_store.type postgres): /v1/keys manages it, and `id:` forms name its keys. Absent: /v1/keys answers 409 key_store_off. */
   readonly keys?: KeyAdmin;
 }
@@ -112,6 +114,7 @@ export async function buildAdminApp(deps: AdminDeps): Promise<FastifyInstance> {
           adaptive: deps.adaptive,
           storeKeys: deps.keys?.table,
           feed: deps.dashboardFeed,
+          cluster: deps.dashboardCluster,
           adaptiveClock: deps.adaptiveClock ?? monotonicClock,
         });
   if (dashboard !== undefined) app.addHook('onClose', async () => dashboard.close());

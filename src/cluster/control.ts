@@ -15,7 +15,11 @@ export type ControlRequest =
   /** This worker's metrics as prom-client JSON, for the primary's sum (cluster/metrics.ts). */
   | { readonly op: 'metrics' }
   /** Drain and exit, as on SIGTERM. */
-  | { readonly op: 'shutdown' };
+  | { readonly op: 'shutdown' }
+  /** The worker's request counters, for the dashboard's series (once a second). */
+  | { readonly op: 'dashboard-sample' }
+  /** While a dashboard watches: the worker's feed since `cursor` (its tap on from now); `active: false` turns the tap off. */
+  | { readonly op: 'dashboard-feed'; readonly active: boolean; readonly cursor: number; readonly watch: readonly string[] };
 
 /** What a worker asks of its primary. */
 export type WorkerRequest =

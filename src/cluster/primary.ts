@@ -19,6 +19,8 @@ import { sumMetrics } from './metrics.js';
 import { PrimaryOverrides } from './primary-overrides.js';
 import { restartDelayMs } from './restart.js';
 import { serveStore } from './store-server.js';
+import { DashboardFeed, type FeedExport } from '../dashboard/feed.js';
+import { sumSamples, type SerialSample } from '../dashboard/samples.js';
 
 type Link = ControlLink<ControlRequest, WorkerRequest>;
 
@@ -71,7 +73,43 @@ export async function runPrimary(file: string, text: string, config: GatewayConf
   // Workers each hold and sync their own copy of the keys; the primary's serves the admin API (/v1/keys, id: forms).
   const keys = config.keyStore.type === 'postgres' && config.admin ? new (await import('../keys/store.js')).PostgresKeyStore(config.keyStore.postgres, logger, metrics.registry) : undefined;
   keys?.start();
-  const admin = config.admin ? await buildAdminApp({ config: () => live.config, store, overrides, logger, metrics, readiness, keys }) : undefined;
+  const dashboard = config.admin?.dashboard ? dashboardBridge() : undefined;
+  const admin = config.admin
+    ? await buildAdminApp({ config: () => live.config, store, overrides, logger, metrics, readiness, keys, dashboardFeed: dashboard?.feed, dashboardCluster: dashboard?.cluster })
+    : undefined;
+
+  /**
+   * The dashboard sees what every worker serves: their request counters
+   * summed once a second, and while a page is open, each worker's feed
+   * (tallies changed, sampled lines, watched clients) gathered into one.
+   */
+  function dashboardBridge() {
+    const feed = new DashboardFeed();
+    const cursors = new WeakMap<Slot, number>();
+    const sample = async () => {
+      const samples = await Promise.all(running().map((s) => s.link.ask<SerialSample | null>({ op: 'dashboard-sample' }).catch(() => null)));
+      return sumSamples(samples.filter((x): x is SerialSample => x !== null), metrics.sample());
+    };
+    const beforeTick = async () => {
+      const watch = feed.watchedLabels;
+      const exported = await Promise.all(
+        running().map(async (slot) => {
+          const e = await slot.link.ask<FeedExport | null>({ op: 'dashboard-feed', active: true, cursor: cursors.get(slot) ?? -1, watch }).catch(() => null);
+          if (e !== null) cursors.set(slot, e.cursor);
+          return e;
+        }),
+      );
+      feed.absorb(exported.filter((e): e is FeedExport => e !== null), (path) => live.config.routes.find((r) => r.path === path));
+    };
+    const onActive = (active: boolean) => {
+      if (active) return;
+      for (const slot of running()) {
+        cursors.delete(slot);
+        slot.link.tell({ op: 'dashboard-feed', active: false, cursor: -1, watch: [] });
+      }
+    };
+    return { feed, cluster: { sample, beforeTick, onActive } };
+  }
 
   function serveWorker(request: WorkerRequest): unknown {
     if (request.op === 'metrics-text') return metrics.render();

@@ -8,6 +8,7 @@ import { processChannel } from './channel.js';
 import { ControlLink, type ControlRequest, type WorkerRequest } from './control.js';
 import { ReplicaOverrides } from './replica-overrides.js';
 import { IpcStore } from './store-client.js';
+import { serialiseSample } from '../dashboard/samples.js';
 
 export interface WorkerFlags {
   readonly port: number | undefined;
@@ -52,6 +53,15 @@ export function runWorker(flags: WorkerFlags): void {
         return true;
       case 'metrics':
         return gateway?.metrics.registry.getMetricsAsJSON() ?? [];
+      case 'dashboard-sample':
+        return gateway === undefined ? null : serialiseSample(gateway.metrics.sample());
+      case 'dashboard-feed': {
+        const feed = gateway?.dashboardFeed;
+        if (feed == null) return null;
+        feed.active = request.active;
+        feed.collectDeltas(request.active);
+        return request.active ? feed.exportTick(request.cursor, request.watch) : null;
+      }
       case 'shutdown':
         drain();
         return true;
@@ -68,6 +78,8 @@ export function runWorker(flags: WorkerFlags): void {
       store: memory ? new IpcStore(channel, { onLocalDenial: () => gateway?.metrics.storeEvents.onLocalDenial() }) : undefined,
       overrides: memory ? overrides : undefined,
       admin: false,
+      // The primary's dashboard gathers what each worker's access log taps.
+      dashboardFeed: config.admin?.dashboard === true,
       port: flags.port,
       host: flags.host,
       renderMetrics: () => link.ask<string>({ op: 'metrics-text' }),

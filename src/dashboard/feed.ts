@@ -26,6 +26,26 @@ export interface ClientTally {
   route: RouteConfig | null;
 }
 
+/** A tally's change since a worker's last export, as it crosses the IPC channel (the route by path). */
+export interface TallyDelta {
+  readonly client: string;
+  requests: number;
+  refusals: number;
+  lastStatus: number;
+  lastSeen: number;
+  identity: ClientIdentity | null;
+  route: string | null;
+}
+
+/** FeedExport: what a worker sends its primary each tick (DashboardFeed.exportTick). */
+export interface FeedExport {
+  readonly tallies: readonly TallyDelta[];
+  readonly lines: readonly FeedLine[];
+  /** Pass back as the next call's cursor. */
+  readonly cursor: number;
+  readonly recent: readonly (readonly [string, readonly FeedLine[]])[];
+}
+
 // The gateway's own refusals (the decision label of the access line).
 const REFUSED = new Set(['limited', 'denied', 'blocked', 'invalid_api_key', 'risk_blocked', 'overloaded', 'refused_store_unavailable']);
 const TAIL = 500;
@@ -55,6 +75,8 @@ export class DashboardFeed {
   #previous = new Map<string, ClientTally>();
   #generationStart = 0;
   readonly #watched = new Map<string, FeedLine[]>();
+  // Workers only: what changed since the primary last asked (exportTick), so it can add it to its own feed.
+  #delta: Map<string, TallyDelta> | undefined;
 
   constructor(private readonly now: () => number = Date.now) {
     this.#generationStart = now();
@@ -68,7 +90,12 @@ export class DashboardFeed {
       watched.unshift(line);
       if (watched.length > RECENT_PER_CLIENT) watched.pop();
     }
-    const second = Math.floor(now / 1000);
+    this.#sample(line);
+  }
+
+  /** Into the tail, at most TAIL_PER_SECOND lines a second. */
+  #sample(line: FeedLine): void {
+    const second = Math.floor(line.time / 1000);
     if (second !== this.#sampleSecond) {
       this.#sampleSecond = second;
       this.#sampledThisSecond = 0;
@@ -77,6 +104,11 @@ export class DashboardFeed {
     this.#sampledThisSecond++;
     this.#tail[this.#seq % TAIL] = line;
     this.#seq++;
+  }
+
+  /** Starts (or stops) keeping the deltas a primary asks for with exportTick. */
+  collectDeltas(on: boolean): void {
+    this.#delta = on ? (this.#delta ?? new Map()) : undefined;
   }
 
   #tally(line: FeedLine, identity: ClientIdentity | undefined, route: RouteConfig | undefined, now: number): void {
@@ -92,12 +124,73 @@ export class DashboardFeed {
       tally = { client: line.client, requests: 0, refusals: 0, lastStatus: 0, lastSeen: 0, identity: null, route: null };
       this.#current.set(line.client, tally);
     }
+    const refused = REFUSED.has(line.decision);
     tally.requests++;
-    if (REFUSED.has(line.decision)) tally.refusals++;
+    if (refused) tally.refusals++;
     tally.lastStatus = line.status;
     tally.lastSeen = now;
     if (identity !== undefined) tally.identity = identity;
     if (route !== undefined) tally.route = route;
+    if (this.#delta !== undefined) {
+      let d = this.#delta.get(line.client);
+      if (d === undefined) this.#delta.set(line.client, (d = { client: line.client, requests: 0, refusals: 0, lastStatus: 0, lastSeen: 0, identity: null, route: null }));
+      d.requests++;
+      if (refused) d.refusals++;
+      d.lastStatus = line.status;
+      d.lastSeen = now;
+      if (identity !== undefined) d.identity = identity;
+      if (route !== undefined) d.route = route.path;
+    }
+  }
+
+  /**
+   * A worker's part of the primary's feed (cluster/primary.ts asks once a
+   * second while a dashboard watches): the tallies changed since the last
+   * call, the sampled lines after `cursor`, and the recent requests of the
+   * clients the primary's detail pages watch (which this feed watches from
+   * now on, and stops watching when they are no longer listed).
+   */
+  exportTick(cursor: number, watch: readonly string[]): FeedExport {
+    const delta = this.#delta ?? new Map<string, TallyDelta>();
+    this.#delta = new Map();
+    for (const label of this.#watched.keys()) if (!watch.includes(label)) this.#watched.delete(label);
+    const recent: [string, FeedLine[]][] = watch.map((label) => [label, [...this.watch(label)]]);
+    // A negative cursor: the first call, which starts from now rather than from whatever the ring held.
+    return { tallies: [...delta.values()], lines: cursor < 0 ? [] : this.linesSince(cursor), cursor: this.#seq, recent };
+  }
+
+  /** Adds what a worker exported (the primary's feed): tallies summed, lines sampled as its own, recent lists merged by time. */
+  absorb(exported: readonly FeedExport[], routeOf: (path: string) => RouteConfig | undefined): void {
+    for (const { tallies } of exported) {
+      for (const d of tallies) {
+        this.#tally(
+          { time: d.lastSeen, method: '', path: '', route: d.route ?? '', client: d.client, status: d.lastStatus, decision: '', duration_ms: 0, band: null },
+          d.identity ?? undefined,
+          d.route === null ? undefined : routeOf(d.route),
+          d.lastSeen,
+        );
+        // #tally counted one request: the rest of the delta is added to the same tally.
+        const tally = this.#current.get(d.client);
+        if (tally !== undefined) {
+          tally.requests += d.requests - 1;
+          tally.refusals += d.refusals;
+        }
+      }
+    }
+    const lines = exported.flatMap((e) => e.lines).sort((a, b) => a.time - b.time);
+    for (const line of lines) this.#sample(line);
+    const recent = new Map<string, FeedLine[]>();
+    for (const e of exported) for (const [label, list] of e.recent) recent.set(label, [...(recent.get(label) ?? []), ...list]);
+    for (const [label, list] of recent) {
+      const kept = this.#watched.get(label);
+      if (kept === undefined) continue;
+      kept.splice(0, kept.length, ...list.sort((a, b) => b.time - a.time).slice(0, RECENT_PER_CLIENT));
+    }
+  }
+
+  /** The labels detail pages watch here. */
+  get watchedLabels(): string[] {
+    return [...this.#watched.keys()];
   }
 
   /** Every client of the window, its two generations summed. */

@@ -32,6 +32,8 @@ export class StreamHub {
   constructor(
     private readonly intervalMs: number,
     private readonly onActive: (active: boolean) => void,
+    /** Runs before each tick's topics (the primary of workers gathers their feeds here). */
+    private readonly beforeTick: () => Promise<void> = async () => {},
   ) {}
 
   get subscribers(): number {
@@ -77,6 +79,7 @@ export class StreamHub {
     if (this.#running) return;
     this.#running = true;
     try {
+      await this.beforeTick().catch(() => {});
       const beat = Date.now() - this.#lastBeat >= HEARTBEAT_MS;
       if (beat) this.#lastBeat = Date.now();
       for (const entry of [...this.#topics.values()]) {

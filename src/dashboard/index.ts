@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { GatewayConfig } from '../config/types.js';
 import type { LimitStore } from '../limit/stores/store.js';
 import type { Overrides } from '../limit/overrides.js';
-import type { GatewayMetrics } from '../observability/metrics.js';
+import type { GatewayMetrics, RequestSample } from '../observability/metrics.js';
 import type { Logger } from '../observability/logging.js';
 import type { AdaptiveAccess } from '../admin/adaptive.js';
 import type { StoreKeys } from '../admin/client-key.js';
@@ -31,6 +31,16 @@ export interface DashboardDeps {
   /** The request path's tap; undefined: this process serves no requests (the primary of workers). */
   readonly feed?: DashboardFeed;
   readonly adaptiveClock: () => number;
+  /**
+   * With workers (the primary): the request counters summed over them, in
+   * place of this process's; what the tick runs first (gathering their
+   * feeds into `feed`); told when the first viewer comes and the last goes.
+   */
+  readonly cluster?: {
+    readonly sample: () => Promise<RequestSample>;
+    readonly beforeTick: () => Promise<void>;
+    readonly onActive: (active: boolean) => void;
+  };
   /** Where the built bundle is (tests); found beside the module by default. */
   readonly assets?: Assets | null;
 }
@@ -58,12 +68,27 @@ export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): Da
   const sessions = new DashboardSessions();
   const series = new TrafficSeries();
   const startedAt = Date.now();
-  const sampler = setInterval(() => series.add(Date.now(), deps.metrics.sample()), 1_000);
+  let sampling = false;
+  const sampler = setInterval(() => {
+    if (deps.cluster === undefined) return series.add(Date.now(), deps.metrics.sample());
+    if (sampling) return;
+    sampling = true;
+    deps.cluster
+      .sample()
+      .then((sample) => series.add(Date.now(), sample))
+      .catch(() => {})
+      .finally(() => (sampling = false));
+  }, 1_000);
   sampler.unref();
   const feed = deps.feed;
-  const hub = new StreamHub(1_000, (active) => {
-    if (feed !== undefined) feed.active = active;
-  });
+  const hub = new StreamHub(
+    1_000,
+    (active) => {
+      if (feed !== undefined) feed.active = active;
+      deps.cluster?.onActive(active);
+    },
+    deps.cluster?.beforeTick,
+  );
   const sources = (): topics.TopicSources | undefined =>
     feed === undefined
       ? undefined
@@ -74,7 +99,7 @@ export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): Da
   const secure = (request: FastifyRequest) => request.protocol === 'https';
   const page = (reply: FastifyReply, status: number, html: string) => reply.code(status).headers(PAGE_HEADERS).type('text/html; charset=utf-8').send(html);
   const unavailable = (): string | undefined =>
-    assets === undefined ? 'The dashboard is not built: run `npm run build` (it bundles dist/dashboard/public).' : feed === undefined ? 'The dashboard is not available with server.workers above 1 yet: the admin API is.' : undefined;
+    assets === undefined ? 'The dashboard is not built: run `npm run build` (it bundles dist/dashboard/public).' : feed === undefined ? 'This process serves no requests, so the dashboard has nothing to show.' : undefined;
 
   void app.register(async (scope) => {
     // Open to the admin app's token check: each route checks its session itself.

@@ -48,12 +48,13 @@ export class TrafficSeries {
     const previous = this.#previous ?? flat;
     this.#previous = flat;
     this.#totals = totalsOf(flat);
+    // A worker that restarted starts its counters again: its part of the sum falls, never below nothing.
     const point: SecondPoint = {
       t: Math.round(nowMs / 1000),
-      requests: flat.requests - previous.requests,
-      limited: flat.limited - previous.limited,
-      blocked: flat.blocked - previous.blocked,
-      errors: flat.errors - previous.errors,
+      requests: Math.max(0, flat.requests - previous.requests),
+      limited: Math.max(0, flat.limited - previous.limited),
+      blocked: Math.max(0, flat.blocked - previous.blocked),
+      errors: Math.max(0, flat.errors - previous.errors),
       ...quantiles(diff(flat.buckets, previous.buckets), sample.bounds),
     };
     this.#points.push(point);
@@ -62,8 +63,8 @@ export class TrafficSeries {
       const before = previous.byRoute.get(route) ?? { requests: 0, refusals: 0 };
       let window = this.#routes.get(route);
       if (window === undefined) this.#routes.set(route, (window = { requests: [], refusals: [] }));
-      window.requests.push(now.requests - before.requests);
-      window.refusals.push(now.refusals - before.refusals);
+      window.requests.push(Math.max(0, now.requests - before.requests));
+      window.refusals.push(Math.max(0, now.refusals - before.refusals));
       if (window.requests.length > ROUTE_WINDOW_S) {
         window.requests.shift();
         window.refusals.shift();
@@ -125,7 +126,7 @@ function totalsOf(f: Flat): Totals {
 }
 
 function diff(now: Float64Array, before: Float64Array): Float64Array {
-  return now.map((n, i) => n - (before[i] ?? 0));
+  return now.map((n, i) => Math.max(0, n - (before[i] ?? 0)));
 }
 
 /** p50 and p99 in ms of the observations in `buckets` (per bucket, not cumulative), interpolated within a bucket. */
