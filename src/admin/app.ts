@@ -117,7 +117,11 @@ export async function buildAdminApp(deps: AdminDeps): Promise<FastifyInstance> {
           cluster: deps.dashboardCluster,
           adaptiveClock: deps.adaptiveClock ?? monotonicClock,
         });
-  if (dashboard !== undefined) app.addHook('onClose', async () => dashboard.close());
+  // Before the listener closes: an open stream never ends on its own, and would hold the close (and the port) forever.
+  if (dashboard !== undefined) app.addHook('preClose', (done) => {
+    dashboard.close();
+    done();
+  });
   // onRequest runs after routing: the decision is the found route's, never the raw URL's.
   // A bearer token wins; without one, a dashboard session (with its CSRF token for changes) stands in for it.
   app.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done) => {

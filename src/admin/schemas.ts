@@ -59,6 +59,7 @@ const limitState = {
     limit: { type: 'number' },
     remaining: { type: 'integer' },
     reset: { type: 'integer', description: 'seconds until the limit is back to a new client\'s' },
+    requests_per_second: { type: 'number', description: 'token_bucket and gcra: the refill rate' },
   },
 } as const;
 

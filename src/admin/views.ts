@@ -12,6 +12,8 @@ export interface LimitView {
   limit: number;
   remaining: number;
   reset: number;
+  /** Token bucket and GCRA: the refill rate (what an override's requests_per_second replaces). */
+  requests_per_second?: number;
 }
 
 /**
@@ -26,7 +28,8 @@ export function limitView(spec: LimitSpec, step: LimitStep, cost: number): Limit
   let resetMs = step.resetMs;
   if (step.allowed && (spec.algorithm === 'token_bucket' || spec.algorithm === 'gcra')) resetMs = Math.max(0, resetMs - (taken * 1000) / spec.rate);
   else if (step.allowed && remaining >= spec.capacity) resetMs = 0;
-  return { id: spec.id, algorithm: spec.algorithm, scope: spec.scope, mode: spec.mode, limit: spec.capacity, remaining, reset: headerSeconds(resetMs) };
+  const rate = spec.algorithm === 'token_bucket' || spec.algorithm === 'gcra' ? { requests_per_second: spec.rate } : {};
+  return { id: spec.id, algorithm: spec.algorithm, scope: spec.scope, mode: spec.mode, limit: spec.capacity, remaining, reset: headerSeconds(resetMs), ...rate };
 }
 
 /** The JSON shape of an override (snake_case, ISO expiry). */

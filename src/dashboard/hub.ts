@@ -25,6 +25,8 @@ const HEARTBEAT_MS = 15_000;
  */
 export class StreamHub {
   readonly #topics = new Map<string, { topic: Topic; subscribers: Set<ServerResponse>; latest?: Promise<string> }>();
+  // Whether a subscriber may still read (its session is live); checked every tick.
+  readonly #allowed = new WeakMap<ServerResponse, () => boolean>();
   #timer: NodeJS.Timeout | undefined;
   #running = false;
   #lastBeat = 0;
@@ -42,8 +44,13 @@ export class StreamHub {
     return n;
   }
 
-  /** Streams `key`'s messages to `res` until it closes; `make` builds the topic when no one holds it yet. */
-  async subscribe(key: string, make: () => Topic, res: ServerResponse): Promise<void> {
+  /**
+   * Streams `key`'s messages to `res` until it closes, or until `allowed`
+   * says no (a session that ended: signed out, expired, its token removed);
+   * `make` builds the topic when no one holds it yet.
+   */
+  async subscribe(key: string, make: () => Topic, res: ServerResponse, allowed: () => boolean = () => true): Promise<void> {
+    this.#allowed.set(res, allowed);
     let entry = this.#topics.get(key);
     if (entry === undefined) this.#topics.set(key, (entry = { topic: make(), subscribers: new Set() }));
     const held = entry;
@@ -87,6 +94,10 @@ export class StreamHub {
         const message = await topic.tick().catch(() => undefined);
         if (topic.wholeState && message !== undefined) entry.latest = Promise.resolve(message);
         for (const res of subscribers) {
+          if (!(this.#allowed.get(res)?.() ?? true)) {
+            res.end();
+            continue;
+          }
           if (message !== undefined) send(res, message);
           else if (beat) send(res, ': keep-alive\n\n');
         }

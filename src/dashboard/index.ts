@@ -173,7 +173,7 @@ export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): Da
       const chosen = topicOf(s, request.query);
       if ('error' in chosen) return adminError(reply.headers(PAGE_HEADERS), 400, 'bad_request', { message: chosen.error });
       reply.hijack();
-      void hub.subscribe(chosen.key, chosen.make, reply.raw).catch((err: unknown) => {
+      void hub.subscribe(chosen.key, chosen.make, reply.raw, () => sessionOf(request) !== undefined).catch((err: unknown) => {
         deps.logger.warn({ err }, 'dashboard: a stream failed');
         reply.raw.destroy();
       });

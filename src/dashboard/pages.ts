@@ -24,7 +24,8 @@ function head(assets: Assets | undefined, title: string, extra = ''): string {
   const css = assets === undefined ? '' : `<link rel="stylesheet" href="/dashboard/assets/${escape(assets.css)}">`;
   return (
     '<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">' +
-    `<meta name="color-scheme" content="light dark">${extra}<title>${escape(title)}</title>${css}</head>`
+    // An empty icon: the browser's /favicon.ico request would otherwise be an error on every page.
+    `<meta name="color-scheme" content="light dark"><link rel="icon" href="data:,">${extra}<title>${escape(title)}</title>${css}</head>`
   );
 }
 

@@ -128,7 +128,12 @@ async function limitsOf(s: TopicSources, t: ClientTally, override: ReturnType<Ov
   if (t.identity === null || route === null || route.limitSets === null) return [];
   const set = limitSetFor(route.limitSets, t.identity, override);
   const outcome = await s.store.check(checkOf(set, t.identity, route), { dryRun: true });
-  return set.limits.map((l, i) => ({ id: l.id, limit: l.capacity, remaining: (outcome.steps[i] as LimitStep | undefined)?.remaining ?? 0 }));
+  return set.limits.map((l, i) => ({
+    id: l.id,
+    limit: l.capacity,
+    remaining: (outcome.steps[i] as LimitStep | undefined)?.remaining ?? 0,
+    ...(l.algorithm === 'token_bucket' || l.algorithm === 'gcra' ? { requests_per_second: l.rate } : {}),
+  }));
 }
 
 function firstLimited(config: GatewayConfig): RouteConfig | null {

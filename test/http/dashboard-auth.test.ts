@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { startUpstream } from '../helpers/upstream.js';
+import { request } from 'node:http';
 import { send, type RawResponse } from '../helpers/http.js';
 
 const TOKEN = 'dashboard-token-0123456789';
@@ -118,4 +119,42 @@ test('the session of a token removed by a reload ends with it', async (t) => {
   const { parseConfig } = await import('../../src/index.js');
   await gw.gateway.reload(parseConfig(yaml(up.url).replace('id: ops', 'id: other'), 'test.yaml'));
   assert.equal((await admin(gw, '/dashboard/api/session', { headers: { cookie } })).status, 401);
+});
+
+test('an open stream ends when its session does, and closing the gateway ends every stream at once', async (t) => {
+  const up = await startUpstream();
+  const gw = await startGateway(yaml(up.url));
+  t.after(() => up.close());
+  const { cookie, csrf } = await signIn(gw);
+  const ended = (path: string) =>
+    new Promise<number>((resolve, reject) => {
+      const started = performance.now();
+      const req = request(`${gw.adminUrl}${path}`, { headers: { cookie } }, (res) => {
+        assert.equal(res.statusCode, 200);
+        res.resume();
+        res.on('end', () => resolve(performance.now() - started));
+        res.on('error', () => resolve(performance.now() - started));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  const first = ended('/dashboard/api/stream?topic=overview');
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal((await admin(gw, '/dashboard/logout', { method: 'POST', headers: { cookie, 'x-csrf-token': csrf } })).status, 204);
+  const afterSignOut = await first;
+  assert.ok(afterSignOut < 10_000, `the stream ended after sign-out (${Math.round(afterSignOut)} ms)`);
+
+  const again = await signIn(gw);
+  const second = new Promise<void>((resolve) => {
+    request(`${gw.adminUrl}/dashboard/api/stream?topic=routes`, { headers: { cookie: again.cookie } }, (res) => {
+      res.resume();
+      res.on('end', resolve);
+      res.on('error', () => resolve());
+    }).end();
+  });
+  await new Promise((r) => setTimeout(r, 300));
+  const closing = performance.now();
+  await gw.close();
+  await second;
+  assert.ok(performance.now() - closing < 10_000, 'close() did not wait on the open stream');
 });
