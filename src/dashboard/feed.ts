@@ -12,6 +12,8 @@ export interface FeedLine {
   readonly decision: string;
   readonly duration_ms: number;
   readonly band: string | null;
+  /** As the client sent it, cut to 200 characters: client input, shown as text only. */
+  readonly user_agent: string | null;
 }
 
 /** A client's traffic in the window: counts, its last answer, and what its limits are read under. */
@@ -164,7 +166,7 @@ export class DashboardFeed {
     for (const { tallies } of exported) {
       for (const d of tallies) {
         this.#tally(
-          { time: d.lastSeen, method: '', path: '', route: d.route ?? '', client: d.client, status: d.lastStatus, decision: '', duration_ms: 0, band: null },
+          { time: d.lastSeen, method: '', path: '', route: d.route ?? '', client: d.client, status: d.lastStatus, decision: '', duration_ms: 0, band: null, user_agent: null },
           d.identity ?? undefined,
           d.route === null ? undefined : routeOf(d.route),
           d.lastSeen,
@@ -231,7 +233,11 @@ export class DashboardFeed {
   /** Starts keeping `client`'s recent requests (a detail page opened); returns the list, newest first. */
   watch(client: string): FeedLine[] {
     let recent = this.#watched.get(client);
-    if (recent === undefined) this.#watched.set(client, (recent = []));
+    if (recent === undefined) {
+      // Seeded from the sampled tail, so a page opened on a busy client is not empty until its next request.
+      recent = this.linesSince(0).filter((l) => l.client === client).slice(0, RECENT_PER_CLIENT);
+      this.#watched.set(client, recent);
+    }
     return recent;
   }
 

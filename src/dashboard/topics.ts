@@ -162,7 +162,7 @@ export async function client(s: TopicSources, key: string) {
 }
 
 export function lineView(l: FeedLine) {
-  return { time: iso(l.time), method: l.method, path: l.path, route: l.route, client: l.client, status: l.status, decision: l.decision, duration_ms: l.duration_ms, band: l.band };
+  return { time: iso(l.time), method: l.method, path: l.path, route: l.route, client: l.client, status: l.status, decision: l.decision, duration_ms: l.duration_ms, band: l.band, user_agent: l.user_agent };
 }
 
 /** A log filter: route path, client label, status (a code, or 2xx/4xx/5xx). */

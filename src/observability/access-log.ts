@@ -76,6 +76,7 @@ export function createAccessLog(logger: Logger, metrics: GatewayMetrics, spans: 
           decision: decisionLabel(state, route !== undefined && route.policy === null),
           duration_ms: Math.round(ms * 1000) / 1000,
           band: state?.risk?.band ?? null,
+          user_agent: userAgentOf(request),
         },
         state?.client,
         route,
@@ -209,4 +210,10 @@ export function createAccessLog(logger: Logger, metrics: GatewayMetrics, spans: 
       inFlight.add(reply);
     },
   };
+}
+
+/** The User-Agent the dashboard shows, cut short (a header may be kilobytes long). */
+function userAgentOf(request: FastifyRequest): string | null {
+  const ua = request.headers['user-agent'];
+  return typeof ua === 'string' ? ua.slice(0, 200) : null;
 }

@@ -57,7 +57,7 @@ test('quantiles interpolate within a bucket as histogram_quantile does, in ms', 
   assert.equal(quantiles(Float64Array.from([0, 0, 0, 0, 4]), BOUNDS).p99, 1000, 'above the last bound: the last bound');
 });
 
-const line = (client: string, time: number, status = 200, decision = 'allowed'): FeedLine => ({ time, method: 'GET', path: '/x', route: '/api', client, status, decision, duration_ms: 1, band: null });
+const line = (client: string, time: number, status = 200, decision = 'allowed'): FeedLine => ({ time, method: 'GET', path: '/x', route: '/api', client, status, decision, duration_ms: 1, band: null, user_agent: null });
 
 test('feed: clients are counted over two 30 s generations; refusals by decision', () => {
   let now = 0;
@@ -80,15 +80,20 @@ test('feed: clients are counted over two 30 s generations; refusals by decision'
 
 test('feed: the tail keeps at most 50 lines a second, newest first; a watched client keeps its own', () => {
   const feed = new DashboardFeed(() => 0);
+  feed.record(line('ip:w', 500), undefined, undefined);
+  feed.record(line('ip:o', 600), undefined, undefined);
+  assert.deepEqual(feed.watch('ip:seeded').length, 0);
   const recent = feed.watch('ip:w');
+  assert.deepEqual(recent.map((l) => l.time), [500], 'seeded from the tail');
+  recent.length = 0;
   for (let i = 0; i < 80; i++) feed.record(line(i % 2 === 0 ? 'ip:w' : 'ip:o', 1_000 + i), undefined, undefined);
-  assert.equal(feed.seq, 50);
-  const lines = feed.linesSince(0);
+  assert.equal(feed.seq, 52);
+  const lines = feed.linesSince(2);
   assert.equal(lines.length, 50);
   assert.equal(lines[0]?.time, 1_049, 'newest first');
-  assert.equal(feed.linesSince(45).length, 5);
+  assert.equal(feed.linesSince(47).length, 5);
   feed.record(line('ip:o', 2_000), undefined, undefined);
-  assert.equal(feed.seq, 51, 'a new second samples again');
+  assert.equal(feed.seq, 53, 'a new second samples again');
   assert.equal(recent.length, 40);
   assert.equal(recent[0]?.time, 1_078);
   feed.unwatch('ip:w');

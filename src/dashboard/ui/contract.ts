@@ -109,6 +109,7 @@ export interface RecentRequest {
   status: number;
   decision: string;
   duration_ms: number | null;
+  user_agent: string | null;
 }
 
 export interface ClientSnapshot {
@@ -133,6 +134,8 @@ export interface LogLine {
   decision: string;
   duration_ms: number | null;
   band: Band | null;
+  /** As the client sent it (cut to 200 characters): hostile text, shown as text only. */
+  user_agent: string | null;
 }
 
 export interface LogMessage {

@@ -147,6 +147,7 @@ function Recent({ data }: { data: ClientSnapshot }) {
               <th scope="col" class="num">Status</th>
               <th scope="col">Decision</th>
               <th scope="col" class="num">Duration</th>
+              <th scope="col">User agent</th>
             </tr>
           </thead>
           <tbody>
@@ -160,6 +161,7 @@ function Recent({ data }: { data: ClientSnapshot }) {
                 <td class={`num ${statusTone(line.status)}`}>{line.status}</td>
                 <td class={decisionTone(line.decision)}>{line.decision}</td>
                 <td class="num">{formatMs(line.duration_ms)}</td>
+                <td class="text-cell ua-cell">{line.user_agent ?? '—'}</td>
               </tr>
             ))}
           </tbody>

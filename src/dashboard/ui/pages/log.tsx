@@ -93,6 +93,7 @@ export function LogPage() {
               <th scope="col" class="num">Status</th>
               <th scope="col">Decision</th>
               <th scope="col" class="num">Duration</th>
+              <th scope="col">User agent</th>
               {adaptive && <th scope="col">Band</th>}
             </tr>
           </thead>
@@ -109,6 +110,7 @@ export function LogPage() {
                 <td class={`num ${statusTone(row.status)}`}>{row.status}</td>
                 <td class={decisionTone(row.decision)}>{row.decision}</td>
                 <td class="num">{formatMs(row.duration_ms)}</td>
+                <td class="text-cell ua-cell">{row.user_agent ?? '—'}</td>
                 {adaptive && <td>{row.band === null ? '—' : <span class={`badge band-${row.band}`}>{row.band}</span>}</td>}
               </tr>
             ))}
