@@ -14,6 +14,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts
 COPY tsconfig.base.json tsconfig.build.json ./
 COPY src ./src
+# The dashboard's bundle (esbuild, a dev dependency of this stage) is built with the rest.
+COPY scripts/build-dashboard.mjs ./scripts/
 RUN npm run build
 
 # --- runtime: production dependencies only, no compiler, no sources ---

@@ -163,6 +163,7 @@ const isDurationField = (pointer: string): boolean => /\/(interval|timeout|eject
 function patternMessage(e: ErrorObject): string {
   const at = e.instancePath;
   if (at.endsWith('/path')) return 'must start with "/" and be a canonical path (no "//", "%", spaces or trailing "/")';
+  if (at === '/key_store/postgres/url') return 'must be a postgres:// or postgresql:// URL';
   if (at.endsWith('/upstream') || at.endsWith('/url')) return 'must be an absolute http:// or https:// URL';
   if (at.endsWith('/host')) return 'must be a host name (example.com) or a wildcard (*.example.com)';
   if (isDurationField(at)) return DURATION_HINT;

@@ -34,7 +34,9 @@ test('the README has the policy examples this test reads', () => {
 
 for (const [i, block] of blocks.entries()) {
   test(`README policy example ${i + 1} is a valid config: ${block.split('\n')[0]}`, () => {
-    const config = parseConfig(complete(block), `README example ${i + 1}`, {});
+    // The variables the examples name, as a deployment would set them.
+    const env = { DATABASE_URL: 'postgres://gateway:secret@db.internal:5432/gateway', ADMIN_TOKEN: 'an-admin-token-of-some-length' };
+    const config = parseConfig(complete(block), `README example ${i + 1}`, env);
     assert.ok(config.routes.length >= 1);
   });
 }
