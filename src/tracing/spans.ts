@@ -1,22 +1,17 @@
-import { Agent as HttpAgent } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
+import { Worker } from 'node:worker_threads';
 import type { FastifyRequest } from 'fastify';
-import { SpanKind, SpanStatusCode, createTraceState, type Attributes, type HrTime, type SpanContext } from '@opentelemetry/api';
-import { ExportResultCode, hrTime, hrTimeDuration, type ExportResult } from '@opentelemetry/core';
-import { BatchSpanProcessor, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace-base';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { defaultResource, resourceFromAttributes, type Resource } from '@opentelemetry/resources';
+import type { Attributes } from '@opentelemetry/api';
 import {
   ATTR_ERROR_TYPE,
   ATTR_HTTP_REQUEST_METHOD,
   ATTR_HTTP_RESPONSE_STATUS_CODE,
   ATTR_HTTP_ROUTE,
-  ATTR_SERVICE_NAME,
   ATTR_URL_PATH,
 } from '@opentelemetry/semantic-conventions';
 import type { Logger } from '../observability/logging.js';
 import type { RequestState } from '../request-state.js';
 import type { TracingConfig } from './config.js';
+import type { FromExporter, SpanRecord, ToExporter } from './span-record.js';
 
 /** What the access log computed for the request's line, handed to its span. */
 export interface SpanLabels {
@@ -31,128 +26,93 @@ export interface SpanLabels {
 
 // A gateway close waits this long at most for the last spans to reach the collector.
 const FLUSH_LIMIT_MS = 5_000;
-// One warning per minute at most for spans a collector did not take.
-const WARN_EVERY_MS = 60_000;
-
-/**
- * One sampled request as the finished span OpenTelemetry's batch processor
- * and OTLP exporter take (their `ReadableSpan`), built directly: the request
- * already carries its ids, times and outcome, so the SDK's tracer and span
- * objects would only copy them. At low ratios that path also ran too rarely
- * for V8 to optimise it (about 225 µs a span at 0.01, 21 µs at 1); this is
- * one small object. Batching, queue limits and export stay the SDK's.
- */
-class RequestSpan implements ReadableSpan {
-  readonly kind = SpanKind.SERVER;
-  readonly ended = true;
-  readonly links = [];
-  readonly events = [];
-  readonly droppedAttributesCount = 0;
-  readonly droppedEventsCount = 0;
-  readonly droppedLinksCount = 0;
-  readonly duration: HrTime;
-  readonly #context: SpanContext;
-
-  constructor(
-    readonly name: string,
-    context: SpanContext,
-    readonly parentSpanContext: SpanContext | undefined,
-    readonly startTime: HrTime,
-    readonly endTime: HrTime,
-    readonly status: { code: SpanStatusCode },
-    readonly attributes: Attributes,
-    readonly resource: Resource,
-    readonly instrumentationScope: { readonly name: string },
-  ) {
-    this.#context = context;
-    this.duration = hrTimeDuration(startTime, endTime);
-  }
-
-  spanContext(): SpanContext {
-    return this.#context;
-  }
-}
-
-const SCOPE = Object.freeze({ name: 'throttlegate' });
-const UNSET = Object.freeze({ code: SpanStatusCode.UNSET });
-const ERROR = Object.freeze({ code: SpanStatusCode.ERROR });
+// Spans cross to the exporter thread in batches: one message per BATCH spans, or per BATCH_MS.
+const BATCH = 64;
+const BATCH_MS = 200;
 
 /**
  * One span per sampled request, exported over OTLP/HTTP (JSON) by
- * OpenTelemetry's own BatchSpanProcessor and OTLP trace exporter. Sampling
- * was decided when the request arrived (context.ts), and `record` is called
- * for sampled requests only: an unsampled request costs no SDK work.
+ * OpenTelemetry's own BatchSpanProcessor and OTLP trace exporter, which run
+ * on a thread of their own (export-worker.ts, which says why). Sampling was
+ * decided when the request arrived (context.ts), and `record` is called for
+ * sampled requests only: an unsampled request costs nothing here. This
+ * thread only turns the request into a plain record and queues it.
  * One instance per config generation (gateway/app.ts), shut down (flushed)
  * when its app closes: on a reload once its last request is done, and on
  * gateway close.
  */
 export class SpanExport {
-  readonly #processor: BatchSpanProcessor;
-  readonly #resource: Resource;
-  readonly #agent: HttpAgent;
+  readonly #worker: Worker;
+  #pending: SpanRecord[] = [];
+  #timer: NodeJS.Timeout | undefined;
   #closed: Promise<void> | undefined;
 
   constructor(config: TracingConfig, logger: Logger) {
-    // Our own agent, so shutdown can close its kept-alive sockets.
-    this.#agent = config.tracesUrl.startsWith('https:') ? new HttpsAgent({ keepAlive: true }) : new HttpAgent({ keepAlive: true });
-    const exporter = new ReportingExporter(
-      new OTLPTraceExporter({ url: config.tracesUrl, timeoutMillis: 10_000, httpAgentOptions: () => this.#agent }),
-      logger,
-      config.tracesUrl,
-    );
-    this.#resource = defaultResource().merge(resourceFromAttributes({ [ATTR_SERVICE_NAME]: config.serviceName }));
-    this.#processor = new BatchSpanProcessor(exporter, { exportTimeoutMillis: 15_000 });
+    this.#worker = new Worker(new URL('./export-worker.js', import.meta.url), { workerData: { config } });
+    // Exporting never keeps the process alive: shutdown() flushes it on close.
+    this.#worker.unref();
+    this.#worker.on('message', (message: FromExporter) => {
+      if (message.op === 'warn') logger.warn({ endpoint: message.endpoint, spans_lost: message.spans_lost, err: message.error }, 'trace export failed');
+    });
+    this.#worker.on('error', (err) => logger.error({ err }, 'trace export thread failed; spans are no longer exported'));
   }
 
   /** Records the request's span, from its arrival to now. Call only for a sampled request. */
   record(request: FastifyRequest, status: number, elapsedMs: number, labels: SpanLabels): void {
     const state = request.gateway;
-    const end = performance.now();
+    const endMs = performance.timeOrigin + performance.now();
     const route = state.route;
-    const context: SpanContext = {
+    this.#pending.push({
+      // The semantic conventions' server span name: `{method} {http.route}`, the method alone for a request no route took.
+      name: route === undefined ? request.method : `${request.method} ${route.path}`,
       traceId: state.traceId,
       spanId: state.spanId,
       traceFlags: state.traceFlags,
-      traceState: state.traceState === undefined ? undefined : createTraceState(state.traceState),
-    };
-    this.#processor.onEnd(
-      new RequestSpan(
-        // The semantic conventions' server span name: `{method} {http.route}`, the method alone for a request no route took.
-        route === undefined ? request.method : `${request.method} ${route.path}`,
-        context,
-        parentOf(state),
-        hrTime(end - elapsedMs),
-        hrTime(end),
-        status >= 500 ? ERROR : UNSET,
-        attributesOf(request, state, status, labels),
-        this.#resource,
-        SCOPE,
-      ),
-    );
+      traceState: state.traceState,
+      parentSpanId: state.parentSpanId,
+      startMs: endMs - elapsedMs,
+      endMs,
+      error: status >= 500,
+      attributes: attributesOf(request, state, status, labels),
+    });
+    if (this.#pending.length >= BATCH) this.#send();
+    else if (this.#timer === undefined) {
+      this.#timer = setTimeout(() => this.#send(), BATCH_MS);
+      this.#timer.unref();
+    }
+  }
+
+  #send(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (this.#pending.length === 0 || this.#closed !== undefined) return;
+    const message: ToExporter = { op: 'spans', spans: this.#pending };
+    this.#pending = [];
+    this.#worker.postMessage(message);
   }
 
   /** Exports what is queued and stops; waits FLUSH_LIMIT_MS at most (a collector that is down must not hold a shutdown). */
   shutdown(): Promise<void> {
-    this.#closed ??= new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, FLUSH_LIMIT_MS);
-      timer.unref();
-      this.#processor
-        .shutdown()
-        .catch(() => {})
-        .finally(() => {
-          clearTimeout(timer);
-          this.#agent.destroy();
-          resolve();
-        });
+    if (this.#closed !== undefined) return this.#closed;
+    this.#send();
+    this.#closed = new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        void this.#worker.terminate().finally(resolve);
+      };
+      const timer = setTimeout(done, FLUSH_LIMIT_MS);
+      this.#worker.on('message', (message: FromExporter) => {
+        if (message.op === 'closed') done();
+      });
+      this.#worker.once('exit', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      const shutdown: ToExporter = { op: 'shutdown' };
+      this.#worker.postMessage(shutdown);
     });
     return this.#closed;
   }
-}
-
-/** The caller's span as a remote parent; undefined for a trace the gateway began. */
-function parentOf(state: RequestState): SpanContext | undefined {
-  if (state.parentSpanId === undefined) return undefined;
-  return { traceId: state.traceId, spanId: state.parentSpanId, traceFlags: state.traceFlags, isRemote: true };
 }
 
 /**
@@ -177,43 +137,4 @@ function attributesOf(request: FastifyRequest, state: RequestState, status: numb
   if (failure !== undefined) attributes['throttlegate.upstream_error'] = failure;
   if (status >= 500) attributes[ATTR_ERROR_TYPE] = failure ?? String(status);
   return attributes;
-}
-
-/** The OTLP exporter, with export failures logged (at most once a minute, with the count of spans lost meanwhile). */
-class ReportingExporter implements SpanExporter {
-  readonly #inner: SpanExporter;
-  readonly #logger: Logger;
-  readonly #url: string;
-  #lost = 0;
-  #warnedAt = -Infinity;
-
-  constructor(inner: SpanExporter, logger: Logger, url: string) {
-    this.#inner = inner;
-    this.#logger = logger;
-    this.#url = url;
-  }
-
-  export(spans: ReadableSpan[], done: (result: ExportResult) => void): void {
-    this.#inner.export(spans, (result) => {
-      if (result.code !== ExportResultCode.SUCCESS) this.#failed(spans.length, result.error);
-      done(result);
-    });
-  }
-
-  #failed(count: number, error: Error | undefined): void {
-    this.#lost += count;
-    const now = performance.now();
-    if (now - this.#warnedAt < WARN_EVERY_MS) return;
-    this.#warnedAt = now;
-    this.#logger.warn({ endpoint: this.#url, spans_lost: this.#lost, err: error }, 'trace export failed');
-    this.#lost = 0;
-  }
-
-  shutdown(): Promise<void> {
-    return this.#inner.shutdown();
-  }
-
-  forceFlush(): Promise<void> {
-    return this.#inner.forceFlush?.() ?? Promise.resolve();
-  }
 }
