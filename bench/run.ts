@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: alternates targets a n b m l k c d e f g h i j (or the BENCH_TARGETS
- * subset) for BENCH_ROUNDS rounds, each a fresh process on CPU 0, driven by
+ * subset; every other round in reverse order) for BENCH_ROUNDS rounds, each a fresh process on CPU 0, driven by
  * autocannon in this process on CPU 1 next to the origin and the bench's own
  * redis-server. Prints a markdown table and writes it to .bench/results.md.
  */
@@ -74,7 +74,9 @@ async function main(): Promise<void> {
   };
   const results: Partial<Record<TargetId, Measurement[]>> = {};
   for (let round = 1; round <= ROUNDS; round++) {
-    for (const id of SELECTED) {
+    // ABBA: every other round runs the targets in reverse, so no target always runs first or last in a round
+    // (a drift within a round, from the loader warming or the host, would otherwise favour some targets every time).
+    for (const id of round % 2 === 1 ? SELECTED : [...SELECTED].reverse()) {
       const m = await measure(id, run);
       (results[id] ??= []).push(m);
       console.error(`round ${round} ${TARGETS[id].label}: ${progressLine(m)}`);

@@ -16,6 +16,8 @@ import { batchedLines, createLogger, type LineSink } from '../src/observability/
 import { announce, fail, portArg, portOf } from './child.js';
 import { hashApiKey } from '../src/limit/api-keys.js';
 import { SINGLE_KEY } from './load.js';
+import { canPin, start } from './procs.js';
+import { fileURLToPath } from 'node:url';
 
 /** A rate-limit policy in config terms (burst must be an integer >= 1). */
 export interface BenchPolicy {
@@ -115,8 +117,9 @@ export function runTracingGateway(name: string, ratio: number): void {
 /**
  * (s): the gateway of (b) with its admin listener and a dashboard session
  * streaming three topics at once (overview, clients, live log: more than one
- * open tab shows), read by this same process: the feed's tap on every
- * request, the per-second aggregation and the streams are all paid here.
+ * open tab shows), read by a viewer process of its own on the loader's CPU
+ * (dashboard-viewer.ts): the feed's tap on every request, the per-second
+ * aggregation and the streams' writes are what this process pays.
  */
 export function runDashboardGateway(name: string): void {
   const originPort = portArg(name);
@@ -127,16 +130,7 @@ export function runDashboardGateway(name: string): void {
   buildGateway(config, { port: 0, host: '127.0.0.1', logger })
     .then(async (gateway) => {
       await gateway.listen();
-      const admin = gateway.adminUrl as string;
-      const login = await fetch(`${admin}/dashboard/login`, { method: 'POST', body: new URLSearchParams({ token }), redirect: 'manual' });
-      const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0] as string;
-      if (!cookie.startsWith('tg_session=') || cookie === 'tg_session=') throw new Error('(s): the dashboard sign-in failed');
-      for (const topic of ['overview', 'clients', 'log']) {
-        const res = await fetch(`${admin}/dashboard/api/stream?topic=${topic}`, { headers: { cookie } });
-        if (res.status !== 200 || res.body === null) throw new Error(`(s): the ${topic} stream answered ${res.status}`);
-        // Read and dropped, as a browser tab would read and render it.
-        void res.body.pipeTo(new WritableStream());
-      }
+      await start('dashboard viewer', fileURLToPath(new URL('./dashboard-viewer.js', import.meta.url)), [gateway.adminUrl as string, token], canPin() ? 1 : undefined);
       announce(portOf(gateway.server.address()));
     })
     .catch(fail);

@@ -84,15 +84,31 @@ export class DashboardFeed {
     this.#generationStart = now();
   }
 
-  record(line: FeedLine, identity: ClientIdentity | undefined, route: RouteConfig | undefined): void {
-    const now = line.time;
-    this.#tally(line, identity, route, now);
+  /**
+   * The request path's part, once per request while active: the client's
+   * tally, and whether its line is wanted (the tail's budget for this second
+   * has room, or a detail page watches the client). Only then does the
+   * caller build the line (`keep`): at most 50 objects a second, not one a request.
+   */
+  count(time: number, client: string, status: number, decision: string, identity: ClientIdentity | undefined, route: RouteConfig | undefined): boolean {
+    this.#tally(client, status, decision, identity, route, time);
+    if (this.#watched.has(client)) return true;
+    return Math.floor(time / 1000) !== this.#sampleSecond || this.#sampledThisSecond < TAIL_PER_SECOND;
+  }
+
+  /** A line `count` wanted: into the watching pages' lists and the sampled tail. */
+  keep(line: FeedLine): void {
     const watched = this.#watched.get(line.client);
     if (watched !== undefined) {
       watched.unshift(line);
       if (watched.length > RECENT_PER_CLIENT) watched.pop();
     }
     this.#sample(line);
+  }
+
+  /** count() and keep() at once (tests, and lines built anyway). */
+  record(line: FeedLine, identity: ClientIdentity | undefined, route: RouteConfig | undefined): void {
+    if (this.count(line.time, line.client, line.status, line.decision, identity, route)) this.keep(line);
   }
 
   /** Into the tail, at most TAIL_PER_SECOND lines a second. */
@@ -113,32 +129,32 @@ export class DashboardFeed {
     this.#delta = on ? (this.#delta ?? new Map()) : undefined;
   }
 
-  #tally(line: FeedLine, identity: ClientIdentity | undefined, route: RouteConfig | undefined, now: number): void {
+  #tally(client: string, status: number, decision: string, identity: ClientIdentity | undefined, route: RouteConfig | undefined, now: number): void {
     if (now - this.#generationStart >= GENERATION_MS) {
       // Two generations old is out of the window.
       this.#previous = now - this.#generationStart >= 2 * GENERATION_MS ? new Map() : this.#current;
       this.#current = new Map();
       this.#generationStart = now;
     }
-    let tally = this.#current.get(line.client);
+    let tally = this.#current.get(client);
     if (tally === undefined) {
       if (this.#current.size >= MAX_CLIENTS) return;
-      tally = { client: line.client, requests: 0, refusals: 0, lastStatus: 0, lastSeen: 0, identity: null, route: null };
-      this.#current.set(line.client, tally);
+      tally = { client, requests: 0, refusals: 0, lastStatus: 0, lastSeen: 0, identity: null, route: null };
+      this.#current.set(client, tally);
     }
-    const refused = REFUSED.has(line.decision);
+    const refused = REFUSED.has(decision);
     tally.requests++;
     if (refused) tally.refusals++;
-    tally.lastStatus = line.status;
+    tally.lastStatus = status;
     tally.lastSeen = now;
     if (identity !== undefined) tally.identity = identity;
     if (route !== undefined) tally.route = route;
     if (this.#delta !== undefined) {
-      let d = this.#delta.get(line.client);
-      if (d === undefined) this.#delta.set(line.client, (d = { client: line.client, requests: 0, refusals: 0, lastStatus: 0, lastSeen: 0, identity: null, route: null }));
+      let d = this.#delta.get(client);
+      if (d === undefined) this.#delta.set(client, (d = { client, requests: 0, refusals: 0, lastStatus: 0, lastSeen: 0, identity: null, route: null }));
       d.requests++;
       if (refused) d.refusals++;
-      d.lastStatus = line.status;
+      d.lastStatus = status;
       d.lastSeen = now;
       if (identity !== undefined) d.identity = identity;
       if (route !== undefined) d.route = route.path;
@@ -165,12 +181,7 @@ export class DashboardFeed {
   absorb(exported: readonly FeedExport[], routeOf: (path: string) => RouteConfig | undefined): void {
     for (const { tallies } of exported) {
       for (const d of tallies) {
-        this.#tally(
-          { time: d.lastSeen, method: '', path: '', route: d.route ?? '', client: d.client, status: d.lastStatus, decision: '', duration_ms: 0, band: null, user_agent: null },
-          d.identity ?? undefined,
-          d.route === null ? undefined : routeOf(d.route),
-          d.lastSeen,
-        );
+        this.#tally(d.client, d.lastStatus, '', d.identity ?? undefined, d.route === null ? undefined : routeOf(d.route), d.lastSeen);
         // #tally counted one request: the rest of the delta is added to the same tally.
         const tally = this.#current.get(d.client);
         if (tally !== undefined) {

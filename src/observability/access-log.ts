@@ -63,32 +63,26 @@ export function createAccessLog(logger: Logger, metrics: GatewayMetrics, spans: 
     const routeLabel = route ? route.path : NO_ROUTE;
     const ms = reply.elapsedTime;
     metrics.observeRequest(routeLabel, request.method, status, ms / 1000);
-    // Only while a dashboard watches: otherwise one property test.
-    if (feed !== null && feed.active) {
-      feed.record(
-        {
-          time: Date.now(),
-          method: request.method,
-          path: state?.path ?? '',
-          route: routeLabel,
-          client: clientLabel(request, state),
-          status,
-          decision: decisionLabel(state, route !== undefined && route.policy === null),
-          duration_ms: Math.round(ms * 1000) / 1000,
-          band: state?.risk?.band ?? null,
-          user_agent: userAgentOf(request),
-        },
-        state?.client,
-        route,
-      );
+    const client = clientLabel(request, state);
+    const decision = decisionLabel(state, route !== undefined && route.policy === null);
+    const time = Date.now();
+    // Only while a dashboard watches: otherwise one property test. A line object only for the lines it keeps.
+    if (feed !== null && feed.active && feed.count(time, client, status, decision, state?.client, route)) {
+      feed.keep({
+        time,
+        method: request.method,
+        path: state?.path ?? '',
+        route: routeLabel,
+        client,
+        status,
+        decision,
+        duration_ms: Math.round(ms * 1000) / 1000,
+        band: state?.risk?.band ?? null,
+        user_agent: userAgentOf(request),
+      });
     }
     if (spans !== null && state && (state.traceFlags & SAMPLED) !== 0) {
-      spans.record(request, status, ms, {
-        route: routeLabel,
-        client: clientLabel(request, state),
-        decision: decisionLabel(state, route !== undefined && route.policy === null),
-        upstream: upstreamOf(state),
-      });
+      spans.record(request, status, ms, { route: routeLabel, client, decision, upstream: upstreamOf(state) });
     }
     const failure = state?.upstreamError;
     const internal = state?.internalError;
@@ -101,8 +95,8 @@ export function createAccessLog(logger: Logger, metrics: GatewayMetrics, spans: 
       method: request.method,
       path: state?.path ?? '',
       route: routeLabel,
-      client: clientLabel(request, state),
-      decision: decisionLabel(state, route !== undefined && route.policy === null),
+      client,
+      decision,
       key_id: state?.client?.keyId ?? undefined,
       plan: state?.client?.keyId ? (state.client.plan ?? undefined) : undefined,
       delayed_ms: state?.delayedMs === undefined ? undefined : Math.round(state.delayedMs),
@@ -114,7 +108,7 @@ export function createAccessLog(logger: Logger, metrics: GatewayMetrics, spans: 
       risk_reason: state?.risk?.reason,
       risk_action: state?.riskAction,
     };
-    if (level === 'info') return writeLine(fields);
+    if (level === 'info') return writeLine(fields, time);
     logger[level]({ ...fields, upstream_error: failure?.reason, err: internal }, 'request');
   }
 
@@ -138,9 +132,9 @@ export function createAccessLog(logger: Logger, metrics: GatewayMetrics, spans: 
   }
   // reqId (a checked token or a UUID, server.ts), trace ids (hex) and method (Node's parser admits only known
   // methods) need no escaping; path and client carry client input and are always escaped.
-  function writeLine(f: AccessFields): void {
+  function writeLine(f: AccessFields, time: number): void {
     stream.write(
-      `${prefix}${Date.now()}${bound},"reqId":"${f.reqId}"${f.trace_id === undefined ? '' : `,"trace_id":"${f.trace_id}","span_id":"${f.span_id}"`}` +
+      `${prefix}${time}${bound},"reqId":"${f.reqId}"${f.trace_id === undefined ? '' : `,"trace_id":"${f.trace_id}","span_id":"${f.span_id}"`}` +
         `,"method":"${f.method}","path":${JSON.stringify(f.path)}` +
         `${routeFragment(f.route, f.upstream)},"client":${JSON.stringify(f.client)}${f.key_id === undefined ? '' : identityFragment(f.key_id, f.plan)}` +
         `,"decision":"${f.decision}"${f.delayed_ms === undefined ? '' : `,"delayed_ms":${f.delayed_ms}`}${f.risk === undefined ? '' : riskFragment(f)},"status":${f.status}` +
