@@ -33,13 +33,16 @@ export class AdminTokens {
     return found;
   }
 
-  /** Whether a token with this id is configured (a dashboard session ends when its token is removed). */
-  has(id: string): boolean {
-    return this.#tokens.some((t) => t.id === id);
+  /** Whether this id is configured with the token of this SHA-256 (hex): a dashboard session ends when its token is removed or changed. */
+  has(id: string, tokenDigest: string): boolean {
+    return this.#tokens.some((t) => t.id === id && t.digest.toString('hex') === tokenDigest);
   }
 }
 
 const digest = (token: string): Buffer => createHash('sha256').update(token).digest();
+
+/** The SHA-256 (hex) a dashboard session keeps of the token that signed it in. */
+export const tokenDigest = (token: string): string => digest(token).toString('hex');
 
 declare module 'fastify' {
   interface FastifyContextConfig {

@@ -17,6 +17,7 @@ export type AdminErrorName =
   | 'learning_disabled'
   | 'client_not_seen'
   | 'store_unavailable'
+  | 'dashboard_unavailable'
   | 'key_store_off'
   | 'key_store_unavailable'
   | 'key_exists'

@@ -18,6 +18,8 @@ export type ControlRequest =
   | { readonly op: 'shutdown' }
   /** The worker's request counters, for the dashboard's series (once a second). */
   | { readonly op: 'dashboard-sample' }
+  /** The worker's target states (health, circuit), for the dashboard's routes page. */
+  | { readonly op: 'dashboard-targets' }
   /** While a dashboard watches: the worker's feed since `cursor` (its tap on from now); `active: false` turns the tap off. */
   | { readonly op: 'dashboard-feed'; readonly active: boolean; readonly cursor: number; readonly watch: readonly string[] };
 

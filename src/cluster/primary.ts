@@ -10,7 +10,7 @@ import { createStore } from '../limit/stores/create.js';
 import type { Overrides } from '../limit/overrides.js';
 import { RedisOverrides } from '../limit/redis-overrides.js';
 import { createLogger } from '../observability/logging.js';
-import { GatewayMetrics } from '../observability/metrics.js';
+import { GatewayMetrics, type TargetStates } from '../observability/metrics.js';
 import { storeReadiness } from '../observability/endpoints.js';
 import { urlOf } from '../server.js';
 import { workerChannel } from './channel.js';
@@ -108,7 +108,22 @@ export async function runPrimary(file: string, text: string, config: GatewayConf
         slot.link.tell({ op: 'dashboard-feed', active: false, cursor: -1, watch: [] });
       }
     };
-    return { feed, cluster: { sample, beforeTick, onActive } };
+    // A target is shown out when any worker has it out, its circuit at the most open any worker sees.
+    const targetStates = async (): Promise<TargetStates> => {
+      const all = await Promise.all(running().map((s) => s.link.ask<[string, [string, { healthy: number; circuit: number }][]][]>({ op: 'dashboard-targets' }).catch(() => [])));
+      const merged: TargetStates = new Map();
+      for (const worker of all)
+        for (const [route, targets] of worker) {
+          let byTarget = merged.get(route);
+          if (byTarget === undefined) merged.set(route, (byTarget = new Map()));
+          for (const [url, state] of targets) {
+            const held = byTarget.get(url);
+            byTarget.set(url, held === undefined ? { ...state } : { healthy: Math.min(held.healthy, state.healthy), circuit: Math.max(held.circuit, state.circuit) });
+          }
+        }
+      return merged;
+    };
+    return { feed, cluster: { sample, beforeTick, onActive, targetStates } };
   }
 
   function serveWorker(request: WorkerRequest): unknown {

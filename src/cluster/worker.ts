@@ -55,6 +55,8 @@ export function runWorker(flags: WorkerFlags): void {
         return gateway?.metrics.registry.getMetricsAsJSON() ?? [];
       case 'dashboard-sample':
         return gateway === undefined ? null : serialiseSample(gateway.metrics.sample());
+      case 'dashboard-targets':
+        return gateway === undefined ? [] : [...(await gateway.metrics.targetStates())].map(([route, targets]) => [route, [...targets]]);
       case 'dashboard-feed': {
         const feed = gateway?.dashboardFeed;
         if (feed == null) return null;

@@ -24,3 +24,15 @@ export function sessionCookie(id: string, maxAgeS: number, secure: boolean): str
 export function clearedSessionCookie(secure: boolean): string {
   return sessionCookie('', 0, secure);
 }
+
+/**
+ * A Cookie header without the dashboard's session cookie (proxy/headers.ts,
+ * for every request the gateway forwards). Browsers send a host's cookies to
+ * all its ports: an operator signed in on the admin listener who browses the
+ * gateway's own routes on the same host would otherwise hand the session to
+ * every upstream. undefined when nothing else is left.
+ */
+export function withoutSessionCookie(header: string): string | undefined {
+  const kept = header.split(';').filter((part) => part.split('=', 1)[0]?.trim() !== SESSION_COOKIE);
+  return kept.length === 0 ? undefined : kept.join(';').trim();
+}

@@ -2,11 +2,11 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { GatewayConfig } from '../config/types.js';
 import type { LimitStore } from '../limit/stores/store.js';
 import type { Overrides } from '../limit/overrides.js';
-import type { GatewayMetrics, RequestSample } from '../observability/metrics.js';
+import type { GatewayMetrics, RequestSample, TargetStates } from '../observability/metrics.js';
 import type { Logger } from '../observability/logging.js';
 import type { AdaptiveAccess } from '../admin/adaptive.js';
 import type { StoreKeys } from '../admin/client-key.js';
-import { markOpen, type AuthContext } from '../admin/auth.js';
+import { markOpen, tokenDigest, type AuthContext } from '../admin/auth.js';
 import { adminError } from '../admin/errors.js';
 import { normaliseIp } from '../limit/keys.js';
 import { loadAssets, type Assets } from './assets.js';
@@ -38,6 +38,8 @@ export interface DashboardDeps {
    */
   readonly cluster?: {
     readonly sample: () => Promise<RequestSample>;
+    /** The workers' target states (each worker runs its own pools and health checks). */
+    readonly targetStates: () => Promise<TargetStates>;
     readonly beforeTick: () => Promise<void>;
     readonly onActive: (active: boolean) => void;
   };
@@ -92,10 +94,22 @@ export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): Da
   const sources = (): topics.TopicSources | undefined =>
     feed === undefined
       ? undefined
-      : { config: deps.config, store: deps.store, overrides: deps.overrides, metrics: deps.metrics, adaptive: deps.adaptive, storeKeys: deps.storeKeys, series, feed, startedAt, clock: deps.adaptiveClock };
+      : {
+          config: deps.config,
+          store: deps.store,
+          overrides: deps.overrides,
+          metrics: deps.metrics,
+          adaptive: deps.adaptive,
+          storeKeys: deps.storeKeys,
+          series,
+          feed,
+          startedAt,
+          clock: deps.adaptiveClock,
+          targetStates: deps.cluster?.targetStates ?? (() => deps.metrics.targetStates()),
+        };
 
   const sessionOf = (request: FastifyRequest): DashboardSession | undefined =>
-    sessions.get(cookieValue(request.headers.cookie, SESSION_COOKIE), (who) => deps.auth().tokens.has(who));
+    sessions.get(cookieValue(request.headers.cookie, SESSION_COOKIE), (who, digest) => deps.auth().tokens.has(who, digest));
   const secure = (request: FastifyRequest) => request.protocol === 'https';
   const page = (reply: FastifyReply, status: number, html: string) => reply.code(status).headers(PAGE_HEADERS).type('text/html; charset=utf-8').send(html);
   const unavailable = (): string | undefined =>
@@ -137,7 +151,7 @@ export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): Da
         }
         return page(reply, 401, loginPage(assets, 'That is not an admin token.'));
       }
-      const session = sessions.create(who);
+      const session = sessions.create(who, tokenDigest(token));
       deps.logger.info({ audit: 'dashboard_sign_in', who, client: address }, `dashboard: ${who} signed in`);
       return reply
         .headers(PAGE_HEADERS)
@@ -169,7 +183,9 @@ export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): Da
       const session = sessionOf(request);
       if (session === undefined) return adminError(reply.headers(PAGE_HEADERS), 401, 'unauthorized');
       const s = sources();
-      if (s === undefined) return adminError(reply, 503, 'bad_request', { message: unavailable() });
+      if (s === undefined) return adminError(reply.headers(PAGE_HEADERS), 503, 'dashboard_unavailable', { message: unavailable() });
+      const repeated = Object.entries(request.query).find(([, value]) => Array.isArray(value));
+      if (repeated !== undefined) return adminError(reply.headers(PAGE_HEADERS), 400, 'bad_request', { message: `${repeated[0]} is given more than once` });
       const chosen = topicOf(s, request.query);
       if ('error' in chosen) return adminError(reply.headers(PAGE_HEADERS), 400, 'bad_request', { message: chosen.error });
       reply.hijack();
@@ -213,19 +229,20 @@ export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): Da
 
 /** The topic a stream asks for: its canonical key (same parameters, one computation) and how to make it. */
 function topicOf(s: topics.TopicSources, q: Record<string, string | undefined>): { key: string; make: () => Topic } | { error: string } {
+  // Repeated parameters were refused before this (they arrive as arrays).
   const text = (name: string, max = 512) => (q[name] ?? '').slice(0, max);
   const whole = (build: () => unknown | Promise<unknown>): Topic => ({
     snapshot: async () => sse('snapshot', await build()),
     tick: async () => sse('snapshot', await build()),
     wholeState: true,
   });
-  switch (q.topic) {
+  switch (text('topic', 16)) {
     case 'overview':
       return { key: 'overview', make: () => whole(() => topics.overview(s)) };
     case 'routes':
       return { key: 'routes', make: () => whole(() => topics.routes(s)) };
     case 'clients': {
-      const sort = q.sort ?? 'requests';
+      const sort = text('sort', 16) || 'requests';
       if (!SORTS.has(sort)) return { error: 'sort is requests, refusals or risk' };
       const search = text('q').trim();
       return { key: `clients\u0000${sort}\u0000${search}`, make: () => whole(() => topics.clients(s, sort as topics.ClientSort, search)) };
@@ -233,20 +250,30 @@ function topicOf(s: topics.TopicSources, q: Record<string, string | undefined>):
     case 'client': {
       const key = text('key');
       if (key === '') return { error: 'client needs key=<a client in any admin API form>' };
-      let watched: string | undefined;
       return {
         key: `client\u0000${key}`,
-        make: () => ({
-          snapshot: async () => {
+        make: () => {
+          // The label this topic keeps watched (what `key` resolves to may change: a key created later); none once closed.
+          let watched: string | undefined;
+          let closed = false;
+          const build = async () => {
             const view = await topics.client(s, key);
-            watched = view.error === null ? view.client : undefined;
+            const label = view.error === null && !closed ? view.client : undefined;
+            if (watched !== undefined && watched !== label) s.feed.unwatch(watched);
+            if (label === undefined && view.error === null) s.feed.unwatch(view.client);
+            watched = label;
             return sse('snapshot', view);
-          },
-          tick: async () => sse('snapshot', await topics.client(s, key)),
-          close: () => {
-            if (watched !== undefined) s.feed.unwatch(watched);
-          },
-        }),
+          };
+          return {
+            snapshot: build,
+            tick: build,
+            close: () => {
+              closed = true;
+              if (watched !== undefined) s.feed.unwatch(watched);
+              watched = undefined;
+            },
+          };
+        },
       };
     }
     case 'log': {

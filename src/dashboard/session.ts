@@ -5,6 +5,8 @@ export interface DashboardSession {
   readonly id: string;
   /** The admin token's id: audit lines name it, and the session ends when the token leaves the config. */
   readonly who: string;
+  /** SHA-256 of the token that signed in: a token whose value changes under the same id (a rotation) ends the session too. */
+  readonly tokenDigest: string;
   readonly csrf: string;
   readonly expiresAt: number;
 }
@@ -27,20 +29,20 @@ export class DashboardSessions {
     private readonly ttlMs = SESSION_TTL_MS,
   ) {}
 
-  create(who: string): DashboardSession {
+  create(who: string, tokenDigest: string): DashboardSession {
     this.#sweep();
     if (this.#sessions.size >= MAX_SESSIONS) this.#sessions.delete(this.#sessions.keys().next().value as string);
-    const session = { id: token(), who, csrf: token(), expiresAt: this.now() + this.ttlMs };
+    const session = { id: token(), who, tokenDigest, csrf: token(), expiresAt: this.now() + this.ttlMs };
     this.#sessions.set(session.id, session);
     return session;
   }
 
-  /** The live session a cookie value names, or undefined (unknown, expired, or its token is no longer configured). */
-  get(id: string | undefined, tokenStillConfigured: (who: string) => boolean): DashboardSession | undefined {
+  /** The live session a cookie value names, or undefined (unknown, expired, or its token, id and value, is no longer configured). */
+  get(id: string | undefined, tokenStillConfigured: (who: string, tokenDigest: string) => boolean): DashboardSession | undefined {
     if (id === undefined) return undefined;
     const session = this.#sessions.get(id);
     if (session === undefined) return undefined;
-    if (session.expiresAt <= this.now() || !tokenStillConfigured(session.who)) {
+    if (session.expiresAt <= this.now() || !tokenStillConfigured(session.who, session.tokenDigest)) {
       this.#sessions.delete(id);
       return undefined;
     }

@@ -1,7 +1,7 @@
 import type { GatewayConfig, RouteConfig } from '../config/types.js';
 import type { LimitStore, LimitStep } from '../limit/stores/store.js';
 import type { Overrides } from '../limit/overrides.js';
-import type { GatewayMetrics } from '../observability/metrics.js';
+import type { GatewayMetrics, TargetStates } from '../observability/metrics.js';
 import type { AdaptiveAccess } from '../admin/adaptive.js';
 import { liveEngine } from '../admin/adaptive.js';
 import { resolveClientKey, type StoreKeys } from '../admin/client-key.js';
@@ -21,6 +21,8 @@ export interface TopicSources {
   readonly adaptive?: AdaptiveAccess;
   readonly storeKeys?: StoreKeys;
   readonly series: TrafficSeries;
+  /** Each target's health and circuit state by route (the metrics' gauges; with workers, gathered from them). */
+  readonly targetStates: () => Promise<TargetStates>;
   readonly feed: DashboardFeed;
   readonly startedAt: number;
   /** The adaptive engine's clock (its records are kept on it). */
@@ -59,7 +61,7 @@ export function overview(s: TopicSources) {
 const CIRCUIT = ['closed', 'half_open', 'open'] as const;
 
 export async function routes(s: TopicSources) {
-  const states = await s.metrics.targetStates();
+  const states = await s.targetStates();
   return {
     at: Date.now(),
     routes: s.config().routes.map((r) => {

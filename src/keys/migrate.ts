@@ -44,3 +44,13 @@ export async function migrate(client: ClientBase, schema: string, migrations: re
     throw err;
   }
 }
+
+/** Whether `schema` already holds every migration (false when it or its schema_migrations table is missing). */
+export async function isCurrent(client: ClientBase, schema: string, migrations: readonly Migration[] = MIGRATIONS): Promise<boolean> {
+  try {
+    const { rows } = await client.query<{ version: number | null }>(`SELECT max(version) AS version FROM ${ident(schema)}.schema_migrations`);
+    return (rows[0]?.version ?? 0) >= Math.max(0, ...migrations.map((m) => m.version));
+  } catch {
+    return false;
+  }
+}

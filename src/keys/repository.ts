@@ -298,6 +298,8 @@ function infoOf(row: KeyInfoRow): KeyInfo {
 
 /** A statement that failed because the connection did (the server went away), not because the database refused it. */
 function isBrokenConnection(err: unknown): boolean {
+  // What the store refused for what was asked (404, 409): the connection is fine.
+  if (err instanceof KeyStoreError) return false;
   const code = (err as { code?: unknown }).code;
   return !(typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && !code.startsWith('08') && !code.startsWith('57P'));
 }

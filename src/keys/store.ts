@@ -2,7 +2,7 @@ import pg from 'pg';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../observability/logging.js';
 import type { PostgresKeyStoreConfig } from './config.js';
-import { migrate } from './migrate.js';
+import { isCurrent, migrate } from './migrate.js';
 import { NOTIFY_CHANNEL } from './migrations.js';
 import { KeyRepository } from './repository.js';
 import { KeyTable } from './table.js';
@@ -46,6 +46,8 @@ export class PostgresKeyStore {
   #pendingIds = new Set<string>();
   #pendingScheduled = false;
   #fullLoad: Promise<void> | null = null;
+  // Per-key reloads run one after another: one that started later read a newer snapshot, and must land last.
+  #reloads: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly config: PostgresKeyStoreConfig,
@@ -107,7 +109,8 @@ export class PostgresKeyStore {
     this.#listener = client;
     try {
       await client.connect();
-      await migrate(client, this.config.schema);
+      // A role without DDL rights can run a schema an owner migrated (`throttlegate migrate`): only a schema behind is migrated.
+      if (!(await isCurrent(client, this.config.schema))) await migrate(client, this.config.schema);
       await client.query(`LISTEN ${NOTIFY_CHANNEL}`);
       await this.#loadAll();
     } catch (err) {
@@ -196,17 +199,23 @@ export class PostgresKeyStore {
    */
   async refresh(id: string): Promise<void> {
     try {
-      this.table.replaceKeys([id], await this.repository.loadKeys([id]));
+      await this.#reload([id]);
     } catch (err) {
       this.logger.debug({ err: errorText(err) }, 'key store: reloading a changed key failed, left to its notification');
     }
   }
 
-  async #reloadPending(): Promise<void> {
+  #reloadPending(): Promise<void> {
     const ids = [...this.#pendingIds];
     this.#pendingIds = new Set();
-    const rows = await this.repository.loadKeys(ids);
-    this.table.replaceKeys(ids, rows);
+    return this.#reload(ids);
+  }
+
+  /** Reloads `ids` after every reload queued before it (a query started later sees a newer snapshot, and is applied later). */
+  #reload(ids: string[]): Promise<void> {
+    const run = this.#reloads.then(async () => this.table.replaceKeys(ids, await this.repository.loadKeys(ids)));
+    this.#reloads = run.catch(() => {});
+    return run;
   }
 
   /** Writes the usage counted since the last flush (one batch); a failed write is kept for the next. */

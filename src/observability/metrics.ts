@@ -255,7 +255,7 @@ export class GatewayMetrics {
   }
 
   /** Each target's health (1/0) and circuit state (0 closed, 1 half-open, 2 open), by route then target URL, as /metrics would show them now. */
-  async targetStates(): Promise<Map<string, Map<string, { healthy: number; circuit: number }>>> {
+  async targetStates(): Promise<TargetStates> {
     for (const refresh of this.#beforeScrape) refresh();
     const out = new Map<string, Map<string, { healthy: number; circuit: number }>>();
     const at = (route: string, target: string) => {
@@ -298,3 +298,6 @@ export interface RequestSample {
   readonly configHash: string;
   readonly lastReload: { readonly result: 'ok' | 'error'; readonly at: number; readonly message: string | undefined } | null;
 }
+
+/** Route -> target URL -> health (1/0) and circuit state (0 closed, 1 half-open, 2 open). */
+export type TargetStates = Map<string, Map<string, { healthy: number; circuit: number }>>;

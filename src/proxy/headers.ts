@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { util } from 'undici';
 import type { FastifyRequest } from 'fastify';
+import { SESSION_COOKIE, withoutSessionCookie } from '../dashboard/cookies.js';
 import { ALL_LIMIT_HEADERS } from '../limit/headers.js';
 import { formatTraceparent } from '../tracing/traceparent.js';
 
@@ -59,6 +60,13 @@ function setForwardingHeaders(request: FastifyRequest, headers: Headers): Header
   headers['x-real-ip'] = state.clientIp;
   headers['x-request-id'] = request.id;
   if (headers.forwarded !== undefined) delete headers.forwarded;
+  // The dashboard's session (admin listener, same host) is never an upstream's business.
+  const cookie = headers.cookie;
+  if (typeof cookie === 'string' && cookie.includes(SESSION_COOKIE)) {
+    const kept = withoutSessionCookie(cookie);
+    if (kept === undefined) delete headers.cookie;
+    else headers.cookie = kept;
+  }
   if (state.traceId !== '') {
     headers.traceparent = formatTraceparent(state);
     if (state.traceState !== undefined) headers.tracestate = state.traceState;

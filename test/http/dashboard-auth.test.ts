@@ -158,3 +158,23 @@ test('an open stream ends when its session does, and closing the gateway ends ev
   await second;
   assert.ok(performance.now() - closing < 10_000, 'close() did not wait on the open stream');
 });
+
+test('a session ends when its token changes under the same id; the session cookie never reaches an upstream; repeated parameters are a 400', async (t) => {
+  const up = await startUpstream();
+  const gw = await startGateway(yaml(up.url));
+  t.after(() => Promise.all([gw.close(), up.close()]));
+  const { cookie } = await signIn(gw);
+  assert.equal((await admin(gw, '/dashboard/api/stream?topic=clients&q=a&q=b', { headers: { cookie } })).status, 400);
+  assert.equal((await admin(gw, '/dashboard/api/stream?topic=overview&topic=routes', { headers: { cookie } })).status, 400);
+
+  await send(gw.url, '/api/a', { headers: { cookie: `a=1; ${cookie}; b=2` } });
+  await send(gw.url, '/api/b', { headers: { cookie } });
+  const seen = up.seen.filter((r) => r.url === '/api/a' || r.url === '/api/b');
+  assert.equal(seen[0]?.headers.cookie, 'a=1; b=2', 'the other cookies pass as sent');
+  assert.equal(seen[1]?.headers.cookie, undefined, 'nothing left: no Cookie header at all');
+
+  // A rotation: same id, another token. The old token's sessions end with it.
+  const { parseConfig } = await import('../../src/index.js');
+  await gw.gateway.reload(parseConfig(yaml(up.url).replace(TOKEN, `${TOKEN}-rotated`), 'test.yaml'));
+  assert.equal((await admin(gw, '/dashboard/api/session', { headers: { cookie } })).status, 401);
+});

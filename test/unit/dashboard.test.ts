@@ -104,15 +104,15 @@ test('feed: the tail keeps at most 50 lines a second, newest first; a watched cl
 test('sessions expire, end when their token leaves the config, and check CSRF in constant time', () => {
   let now = 0;
   const sessions = new DashboardSessions(() => now, 1_000);
-  const s = sessions.create('ops');
+  const s = sessions.create('ops', 'd1');
   assert.equal(sessions.get(s.id, () => true)?.who, 'ops');
   assert.equal(sessions.get('nope', () => true), undefined);
   assert.equal(sessions.get(s.id, () => false), undefined, 'its token was removed');
   assert.equal(sessions.get(s.id, () => true), undefined, 'and it stays ended');
-  const t = sessions.create('ops');
+  const t = sessions.create('ops', 'd1');
   now = 1_000;
   assert.equal(sessions.get(t.id, () => true), undefined, 'expired');
-  const u = sessions.create('ops');
+  const u = sessions.create('ops', 'd1');
   assert.equal(csrfMatches(u, u.csrf), true);
   assert.equal(csrfMatches(u, `${u.csrf}x`), false);
   assert.equal(csrfMatches(u, undefined), false);
