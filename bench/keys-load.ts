@@ -20,9 +20,10 @@ import { migrate, ident } from '../src/keys/migrate.js';
 import { PostgresKeyStore } from '../src/keys/store.js';
 import { KeyTable } from '../src/keys/table.js';
 import { f0, f1, spread, type Spread, type Verdict } from './stats.js';
+import { intEnv } from './env.js';
 
 const DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const KEYS = positiveInt('BENCH_KEYS', 100_000);
+const KEYS = intEnv('BENCH_KEYS', 100_000);
 const ROUNDS = 3;
 const LOAD_TARGET_MS = 2_000;
 const HEAP_TARGET_MB = 30;
@@ -36,13 +37,6 @@ interface Round {
   readonly tableHeapMb: number;
 }
 
-function positiveInt(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer, got ${raw}`);
-  return value;
-}
 
 const gc = (globalThis as { gc?: () => void }).gc;
 

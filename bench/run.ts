@@ -9,6 +9,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { canPin, killAll, pinSelf, start, stop } from './procs.js';
 import { staleSources } from './fresh.js';
+import { intEnv } from './env.js';
 import { selectTargets, TARGETS, type TargetId } from './lineup.js';
 import { measure, type Measurement } from './measure.js';
 import { redisVersion, startRedis } from './redis.js';
@@ -19,13 +20,6 @@ const ROOT = resolve(HERE, '../..');
 const TARGET_CPU = 0;
 const LOADER_CPU = 1;
 
-function intEnv(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer, got ${raw}`);
-  return value;
-}
 
 const ROUNDS = intEnv('BENCH_ROUNDS', 3);
 const SECONDS = intEnv('BENCH_SECONDS', 10);
