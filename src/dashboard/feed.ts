@@ -29,15 +29,7 @@ export interface ClientTally {
 }
 
 /** A tally's change since a worker's last export, as it crosses the IPC channel (the route by path). */
-export interface TallyDelta {
-  readonly client: string;
-  requests: number;
-  refusals: number;
-  lastStatus: number;
-  lastSeen: number;
-  identity: ClientIdentity | null;
-  route: string | null;
-}
+export type TallyDelta = Omit<ClientTally, 'route'> & { route: string | null };
 
 /** FeedExport: what a worker sends its primary each tick (DashboardFeed.exportTick). */
 export interface FeedExport {

@@ -91,7 +91,8 @@ export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): Da
     },
     deps.cluster?.beforeTick,
   );
-  const sources = (): topics.TopicSources | undefined =>
+  // What every topic reads: the same for every stream, so built once.
+  const sources: topics.TopicSources | undefined =
     feed === undefined
       ? undefined
       : {
@@ -182,7 +183,7 @@ export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): Da
     scope.get<{ Querystring: Record<string, string | undefined> }>('/dashboard/api/stream', (request, reply) => {
       const session = sessionOf(request);
       if (session === undefined) return adminError(reply.headers(PAGE_HEADERS), 401, 'unauthorized');
-      const s = sources();
+      const s = sources;
       if (s === undefined) return adminError(reply.headers(PAGE_HEADERS), 503, 'dashboard_unavailable', { message: unavailable() });
       const repeated = Object.entries(request.query).find(([, value]) => Array.isArray(value));
       if (repeated !== undefined) return adminError(reply.headers(PAGE_HEADERS), 400, 'bad_request', { message: `${repeated[0]} is given more than once` });
