@@ -2,6 +2,8 @@ import type { LimitSpec } from '../limit/algorithms/types.js';
 import { OverLimitCache } from '../limit/stores/over-limit-cache.js';
 import { monotonicClock, type CheckOptions, type Clock, type LimitCheck, type LimitOutcome, type LimitStep, type LimitStore, type StoreHealth } from '../limit/stores/store.js';
 import type { Channel } from './channel.js';
+import { Allowances, signatureOf } from './allowances.js';
+import { GRANT_MS } from './grants.js';
 import {
   TAG,
   decodeOutcome,
@@ -29,6 +31,10 @@ interface Waiter {
   readonly check: LimitCheck;
   readonly now: number;
   readonly dry: boolean;
+  /** The check's signature for grants; '' for a dry run. */
+  readonly signature: string;
+  /** This check asked for a grant. */
+  readonly asked: boolean;
   resolve(outcome: LimitOutcome): void;
 }
 
@@ -61,6 +67,8 @@ export class IpcStore implements LimitStore {
   readonly #clock: Clock;
   readonly #onLocalDenial: (() => void) | undefined;
   readonly #cache = new OverLimitCache();
+  readonly #allowances = new Allowances();
+  #expiry: NodeJS.Timeout | undefined;
   // Refs by identity, then by content: a reload's new spec objects for unchanged limits reuse the old refs.
   readonly #refs = new WeakMap<LimitSpec, number>();
   readonly #refsByContent = new Map<string, number>();
@@ -95,9 +103,16 @@ export class IpcStore implements LimitStore {
       this.#onLocalDenial?.();
       return refused;
     }
+    const refs = this.#refsOf(check.limits);
+    const signature = dry ? '' : signatureOf(check, refs);
+    // A busy client's grant answers here: no message, no promise (grants.ts).
+    const granted = dry ? undefined : this.#allowances.spend(signature, check, now);
+    if (this.#allowances.returning) this.#schedule();
+    if (granted !== undefined) return granted;
+    const asked = !dry && this.#allowances.wants(signature, now);
     return new Promise<LimitOutcome>((resolve) => {
-      this.#checks.push(encodeCheck(check, this.#refsOf(check.limits), dry));
-      this.#waiters.push({ check, now, dry, resolve });
+      this.#checks.push(encodeCheck(check, refs, dry, asked));
+      this.#waiters.push({ check, now, dry, signature, asked, resolve });
       if (this.#checks.length >= MAX_BATCH) this.#flush();
       else this.#schedule();
     });
@@ -155,15 +170,28 @@ export class IpcStore implements LimitStore {
     if (!this.#open) return;
     const release = this.#releases.length > 0 ? this.#releases : undefined;
     this.#releases = [];
+    const returns = this.#allowances.takeReturns();
     if (this.#checks.length > 0) {
       const id = this.#nextId++;
       this.#pending.set(id, { waiters: this.#waiters });
-      const message: CheckMessage = { tg: TAG, t: 'check', id, defs: this.#takeDefs(), checks: this.#checks, release };
+      const message: CheckMessage = { tg: TAG, t: 'check', id, defs: this.#takeDefs(), checks: this.#checks, release, returns };
       this.#checks = [];
       this.#waiters = [];
       this.#send(message);
-    } else if (release !== undefined) this.#send({ tg: TAG, t: 'release', release } satisfies ReleaseMessage);
+    } else if (release !== undefined || returns !== undefined) this.#send({ tg: TAG, t: 'release', release, returns } satisfies ReleaseMessage);
   };
+
+  /** While grants are held: every GRANT_MS, those past their time are given back. */
+  #watchGrants(): void {
+    if (this.#expiry !== undefined) return;
+    this.#expiry = setInterval(() => {
+      if (this.#allowances.expire(this.#clock())) this.#schedule();
+      if (this.#allowances.size === 0) {
+        clearInterval(this.#expiry);
+        this.#expiry = undefined;
+      }
+    }, GRANT_MS).unref();
+  }
 
   /** The definitions not yet sent: they ride on the next check or holds message, which precedes any use of their refs. */
   #takeDefs(): SpecDef[] | undefined {
@@ -188,14 +216,33 @@ export class IpcStore implements LimitStore {
     this.#pending.delete(message.id);
     if (message.t === 'held' && 'holds' in pending) pending.holds(message.held);
     else if (message.t === 'checked' && 'waiters' in pending) {
-      pending.waiters.forEach((w, i) => w.resolve(this.#outcome(w, message.results[i] ?? [])));
+      const grants = message.grants;
+      let g = 0;
+      pending.waiters.forEach((w, i) => {
+        const grant = grants !== undefined && grants[g] === i ? ([grants[g + 1], grants[g + 2]] as [number, number]) : undefined;
+        if (grant !== undefined) g += 3;
+        w.resolve(this.#outcome(w, message.results[i] ?? [], grant));
+      });
     }
   }
 
-  #outcome(waiter: Waiter, wire: WireOutcome): LimitOutcome {
+  #outcome(waiter: Waiter, wire: WireOutcome, grant: [number, number] | undefined): LimitOutcome {
     const { check, now, dry } = waiter;
     const { outcome, lease } = decodeOutcome(wire);
-    if (outcome.steps.length !== check.limits.length) return unavailable(check.limits.length);
+    if (outcome.steps.length !== check.limits.length) {
+      // Never the case but for a protocol bug; a grant with it is given back whole.
+      if (waiter.asked) this.#allowances.answered(waiter.signature, check, outcome, undefined, now);
+      if (grant !== undefined) {
+        this.#allowances.giveBackWhole(grant);
+        this.#schedule();
+      }
+      return unavailable(check.limits.length);
+    }
+    if (!dry && outcome.allowed) this.#allowances.allowed(waiter.signature, now);
+    if (waiter.asked) {
+      this.#allowances.answered(waiter.signature, check, outcome, grant, now);
+      if (grant !== undefined) this.#watchGrants();
+    }
     // Only the limits' own refusals: a capacity or unavailable answer says nothing about when this request would pass.
     if (!outcome.allowed && !dry && outcome.reason === undefined) {
       check.limits.forEach((spec, i) => {
@@ -237,6 +284,9 @@ export class IpcStore implements LimitStore {
     this.#open = false;
     this.#unsubscribe();
     this.#cache.clear();
+    this.#allowances.clear();
+    if (this.#expiry !== undefined) clearInterval(this.#expiry);
+    this.#expiry = undefined;
     const waiters = this.#waiters;
     this.#checks = [];
     this.#waiters = [];

@@ -16,8 +16,8 @@ import type { LimitCheck, LimitOutcome, LimitStep } from '../limit/stores/store.
 /** A limit's definition: the worker's ref for it, then every field of its LimitSpec. */
 export type SpecDef = [ref: number, id: string, algorithm: AlgorithmName, scope: LimitScope, rate: number, capacity: number, windowMs: number, mode: LimitSpec['mode'], leaseMs: number];
 
-/** One check: its group, cost, 1 for a dry run, its limits by ref and their scope keys (in order). */
-export type WireCheck = [group: string, cost: number, dry: 0 | 1, refs: number[], keys: readonly string[]];
+/** One check: its group, cost, 1 for a dry run, its limits by ref and their scope keys (in order), and 1 when the worker asks for a grant (grants.ts). */
+export type WireCheck = [group: string, cost: number, dry: 0 | 1, refs: number[], keys: readonly string[], grant?: 1];
 
 /**
  * One outcome: allowed (0/1), reason (REASONS index), lease id (0: holds no
@@ -30,13 +30,18 @@ interface Tagged {
   readonly tg: 'store';
 }
 
-/** Worker -> primary: a batch of checks, answered by one `checked`; `release`, leases given back first. */
+/**
+ * Worker -> primary: a batch of checks, answered by one `checked`; first,
+ * `release`: leases given back, and `returns`: grants ended, as
+ * [grant id, unspent requests] pairs.
+ */
 export interface CheckMessage extends Tagged {
   readonly t: 'check';
   readonly id: number;
   readonly defs?: SpecDef[];
   readonly checks: WireCheck[];
   readonly release?: number[];
+  readonly returns?: number[];
 }
 
 /** Worker -> primary: whether state is held for a check (LimitStore.holds), answered by one `held`. */
@@ -47,17 +52,19 @@ export interface HoldsMessage extends Tagged {
   readonly check: WireCheck;
 }
 
-/** Worker -> primary: leases whose requests ended; no answer. */
+/** Worker -> primary: leases whose requests ended, grants ended ([id, unspent] pairs); no answer. */
 export interface ReleaseMessage extends Tagged {
   readonly t: 'release';
-  readonly release: number[];
+  readonly release?: number[];
+  readonly returns?: number[];
 }
 
-/** Primary -> worker: one outcome per check of message `id`, in order. */
+/** Primary -> worker: one outcome per check of message `id`, in order; `grants`: [check index, grant id, requests] triples. */
 export interface CheckedMessage extends Tagged {
   readonly t: 'checked';
   readonly id: number;
   readonly results: WireOutcome[];
+  readonly grants?: number[];
 }
 
 /** Primary -> worker: the answer to holds message `id`. */
@@ -100,8 +107,8 @@ export function specOf(def: SpecDef): LimitSpec {
   return { id, algorithm, scope, rate: orInfinity(rate), capacity: orInfinity(capacity), windowMs: orInfinity(windowMs), mode, leaseMs: orInfinity(leaseMs) };
 }
 
-export function encodeCheck(check: LimitCheck, refs: number[], dry: boolean): WireCheck {
-  return [check.group, check.cost, dry ? 1 : 0, refs, check.keys];
+export function encodeCheck(check: LimitCheck, refs: number[], dry: boolean, grant = false): WireCheck {
+  return grant ? [check.group, check.cost, dry ? 1 : 0, refs, check.keys, 1] : [check.group, check.cost, dry ? 1 : 0, refs, check.keys];
 }
 
 /** The check, its limits resolved by `specOf`; undefined if a ref is unknown (a protocol bug, answered as unavailable). */

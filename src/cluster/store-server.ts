@@ -1,5 +1,6 @@
 import type { LimitSpec } from '../limit/algorithms/types.js';
-import type { LimitOutcome, LimitStore } from '../limit/stores/store.js';
+import { monotonicClock, type Clock, type LimitCheck, type LimitOutcome, type LimitStore } from '../limit/stores/store.js';
+import { GrantBook, canHold } from './grants.js';
 import type { Channel } from './channel.js';
 import {
   TAG,
@@ -29,7 +30,7 @@ const interned = new WeakMap<LimitStore, Map<string, LimitSpec>>();
  * releases them; `close()` (the worker died, or its channel closed, which
  * calls it too) gives back every slot it still held, so a crash loses none.
  */
-export function serveStore(store: LimitStore, channel: Channel): { close(): void } {
+export function serveStore(store: LimitStore, channel: Channel, clock: Clock = monotonicClock): { close(): void } {
   let specs = interned.get(store);
   if (specs === undefined) interned.set(store, (specs = new Map()));
   const shared = specs;
@@ -38,6 +39,8 @@ export function serveStore(store: LimitStore, channel: Channel): { close(): void
   const leases = new Map<number, () => void>();
   let nextLease = 1;
   let closed = false;
+  // The grants this worker holds (grants.ts): only a store that can hold units out (memory) gives any.
+  const grants = canHold(store) ? new GrantBook(store, clock) : undefined;
 
   const define = (defs: SpecDef[] | undefined): void => {
     for (const def of defs ?? []) {
@@ -68,25 +71,40 @@ export function serveStore(store: LimitStore, channel: Channel): { close(): void
     return id;
   };
 
-  const decide = (wire: WireCheck): LimitOutcome | Promise<LimitOutcome> => {
+  const giveBack = (returns: readonly number[] | undefined): void => {
+    if (returns === undefined || grants === undefined) return;
+    for (let i = 0; i + 1 < returns.length; i += 2) grants.giveBack(returns[i] as number, returns[i + 1] as number);
+  };
+
+  const decide = (wire: WireCheck, index: number, offered: number[]): LimitOutcome | Promise<LimitOutcome> => {
     const decoded = decodeCheck(wire, (ref) => refs.get(ref));
     if (decoded === undefined) return unavailable(wire[3].length);
     const { check, dry } = decoded;
     try {
       const answer = store.check(check, dry ? { dryRun: true } : undefined);
-      return answer instanceof Promise ? answer.catch(() => unavailable(check.limits.length)) : answer;
+      if (answer instanceof Promise) return answer.catch(() => unavailable(check.limits.length));
+      if (wire[5] === 1 && !dry && answer.allowed && answer.reason === undefined) offer(check, answer, index, offered);
+      return answer;
     } catch {
       return unavailable(check.limits.length);
     }
   };
 
+  const offer = (check: LimitCheck, outcome: LimitOutcome, index: number, offered: number[]): void => {
+    if (grants === undefined || closed) return;
+    const grant = grants.offer(check, outcome);
+    if (grant !== undefined) offered.push(index, grant[0], grant[1]);
+  };
+
   const answerChecks = (m: CheckMessage): void => {
     define(m.defs);
     release(m.release);
-    const answers = m.checks.map(decide);
+    giveBack(m.returns);
+    const offered: number[] = [];
+    const answers = m.checks.map((wire, i) => decide(wire, i, offered));
     const reply = (outcomes: LimitOutcome[]): void => {
       const results: WireOutcome[] = outcomes.map((o) => encodeOutcome(o, lease(o)));
-      if (!closed) channel.send({ tg: TAG, t: 'checked', id: m.id, results });
+      if (!closed) channel.send(offered.length > 0 ? { tg: TAG, t: 'checked', id: m.id, results, grants: offered } : { tg: TAG, t: 'checked', id: m.id, results });
     };
     // The memory store answers synchronously: reply in the same turn, no promise.
     if (answers.some((a) => a instanceof Promise)) void Promise.all(answers).then(reply);
@@ -113,7 +131,10 @@ export function serveStore(store: LimitStore, channel: Channel): { close(): void
     if (closed || !isStoreMessage(message)) return;
     if (message.t === 'check') answerChecks(message);
     else if (message.t === 'holds') answerHolds(message);
-    else if (message.t === 'release') release(message.release);
+    else if (message.t === 'release') {
+      release(message.release);
+      giveBack(message.returns);
+    }
   });
 
   const close = (): void => {
@@ -124,6 +145,7 @@ export function serveStore(store: LimitStore, channel: Channel): { close(): void
     leases.clear();
     refs.clear();
     for (const give of held) give();
+    grants?.close();
   };
   channel.onClose(close);
   return { close };

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { MessageChannel } from 'node:worker_threads';
 import { MemoryStore } from '../../src/limit/stores/memory.js';
 import type { LimitSpec } from '../../src/limit/algorithms/types.js';
-import type { LimitOutcome, LimitStore } from '../../src/limit/stores/store.js';
+import type { LimitCheck, LimitOutcome, LimitStore } from '../../src/limit/stores/store.js';
+import { GRANT_MS, MAX_GRANT, type Holding } from '../../src/cluster/grants.js';
 import { portChannel, workerChannel, type Channel } from '../../src/cluster/channel.js';
 import { IpcStore } from '../../src/cluster/store-client.js';
 import { serveStore } from '../../src/cluster/store-server.js';
@@ -24,9 +25,11 @@ function primary(t: TestContext) {
   const received: unknown[] = [];
   // Every spec object the store is handed: the primary interns equal limits to one.
   const specsSeen = new Set<LimitSpec>();
-  const seeing: LimitStore = {
+  const seeing: LimitStore & Holding = {
     check: (c, options) => (c.limits.forEach((s) => specsSeen.add(s)), store.check(c, options)),
     holds: (c) => store.holds(c),
+    hold: (c: LimitCheck, units: number) => store.hold(c, units),
+    unhold: (c: LimitCheck, units: number, unspent: number) => store.unhold(c, units, unspent),
     size: () => store.size(),
     health: () => store.health(),
     close: () => store.close(),
@@ -36,7 +39,7 @@ function primary(t: TestContext) {
     const { port1, port2 } = new MessageChannel();
     const base = portChannel(port1);
     const counted: Channel = { ...base, onMessage: (listener) => base.onMessage((m) => (received.push(m), listener(m))) };
-    const server = serveStore(seeing, counted);
+    const server = serveStore(seeing, counted, clock);
     const client = new IpcStore(portChannel(port2), { clock });
     t.after(() => {
       void client.close();
@@ -107,6 +110,44 @@ test('a refused key is answered from the worker cache until the instant the prim
   advance(600);
   assert.equal((await client.check(single(p, 'k'))).allowed, true, 'at the retry instant the primary is asked again');
   assert.equal(received.length, asked + 2);
+});
+
+test('a busy client is admitted from grants: few messages reach the primary, and what was not spent comes back', async (t) => {
+  const { store, connect, received, advance } = primary(t);
+  const a = connect().client;
+  const b = connect().client;
+  const p = spec('busy', { capacity: 100_000, rate: 1e-6 });
+  let allowed = 0;
+  for (let i = 0; i < 2000; i++) {
+    if ((await (i % 2 === 0 ? a : b).check(single(p, 'k'))).allowed) allowed++;
+    if (i % 100 === 0) advance(1);
+  }
+  assert.equal(allowed, 2000);
+  const messages = received.length;
+  assert.ok(messages < 2000 / MAX_GRANT + 20, `${messages} messages for 2000 checks`);
+  const local = await a.check(single(p, 'k'));
+  const remaining = local.steps[0]!.remaining;
+  // What the primary said with the grant, less what this worker spent since: off by at most the other worker's grants.
+  assert.ok(Math.abs(remaining - (100_000 - 2001)) <= 2 * MAX_GRANT, `remaining ${remaining}, exact ${100_000 - 2001}`);
+  allowed++;
+  // Past their time, the workers give back what they did not spend (their timers run every GRANT_MS).
+  advance(GRANT_MS);
+  await new Promise((resolve) => setTimeout(resolve, 3 * GRANT_MS));
+  const peek = store.check(single(p, 'k'), { dryRun: true });
+  assert.equal(peek.steps[0]!.remaining, 100_000 - allowed - 1, 'every unspent unit came back: the bucket holds exactly what was not admitted');
+});
+
+test('a client near its limit gets no grant: decided request by request, exact across workers', async (t) => {
+  const { connect, received } = primary(t);
+  const a = connect().client;
+  const b = connect().client;
+  const p = spec('near', { capacity: 60, rate: 1e-6 });
+  let allowed = 0;
+  for (let i = 0; i < 100; i++) if ((await (i % 2 === 0 ? a : b).check(single(p, 'k'))).allowed) allowed++;
+  assert.equal(allowed, 60);
+  const grants = received.filter((m) => (m as { checks?: unknown[][] }).checks?.some((c) => c[5] === 1)).length;
+  assert.ok(grants > 0, 'the workers asked');
+  assert.equal(received.length, 62, 'every admission was the primary’s, and each worker’s first refusal (the rest are cached)');
 });
 
 test('concurrency: 3 held, the 4th refused; release frees one slot, a second release of it nothing', async (t) => {

@@ -30,4 +30,11 @@ export const gcra: Algorithm = {
   idleAt(state) {
     return state[0] as number;
   },
+  // tat is when the bucket would be full: `held` units out means it is never fuller than held intervals before that.
+  capHeld(state, now, spec, held) {
+    return [Math.max(state === undefined ? now : (state[0] as number), now + (held * 1000) / spec.rate)];
+  },
+  credit(state, spec, units) {
+    return [(state[0] as number) - (units * 1000) / spec.rate];
+  },
 };

@@ -24,6 +24,13 @@ export const tokenBucket: Algorithm = {
   idleAt(state, spec) {
     return (state[1] as number) + ((spec.capacity - (state[0] as number)) * 1000) / spec.rate;
   },
+  capHeld(state, now, spec, held) {
+    const tokens = state === undefined ? spec.capacity : (state[0] as number) + (Math.max(0, now - (state[1] as number)) * spec.rate) / 1000;
+    return [Math.min(spec.capacity - held, tokens), Math.max(now, state === undefined ? now : (state[1] as number))];
+  },
+  credit(state, _spec, units) {
+    return [(state[0] as number) + units, state[1] as number];
+  },
 };
 
 export const whole = (units: number): number => Math.max(0, Math.floor(units + EPSILON));

@@ -58,6 +58,17 @@ export interface Algorithm {
    * does, Infinity for one only an explicit release changes (concurrency).
    */
   idleAt(state: readonly number[], spec: LimitSpec): number;
+  /**
+   * Only the buckets (token_bucket, gcra), where nothing but time gives units
+   * back, so units taken early are units taken: the state at `now` with at
+   * most `capacity - held` units, `held` being units taken from it for a
+   * worker to spend locally (cluster/grants). Capping the refill is what keeps
+   * a grant from being looser than one process: units held out cannot also
+   * be refilled to the brim.
+   */
+  capHeld?(state: readonly number[] | undefined, now: number, spec: LimitSpec, held: number): number[];
+  /** The state with `units` given back (a grant's unspent part); the caller caps it again (capHeld). */
+  credit?(state: readonly number[], spec: LimitSpec, units: number): number[];
 }
 
 // Float slack at exact boundary instants (fractional rates): tokens, and ms.

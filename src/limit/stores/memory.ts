@@ -52,6 +52,8 @@ export class MemoryStore implements LimitStore {
   readonly #timer: NodeJS.Timeout | undefined;
   readonly #onCapacityRefusal: (() => void) | undefined;
   #held = 0;
+  // Units taken out for workers to spend locally (cluster/grants.ts), by table index and key hash: empty but with workers.
+  readonly #outstanding = new Map<string, number>();
   // Per process, so which keys would share a state cannot be worked out from outside.
   readonly #seed = randomInt(2 ** 31);
   // Every held state by idle instant, kept only while the store is near its cap (built when a newcomer first
@@ -82,7 +84,8 @@ export class MemoryStore implements LimitStore {
       const entry = this.#entry(spec);
       const hash = keyHash(keys[i] as string, this.#seed);
       const slot = entry.table.find(hash);
-      const step = ALGORITHMS[spec.algorithm].step(slot === -1 ? undefined : entry.table.read(slot), now, spec, cost);
+      const state = slot === -1 ? undefined : entry.table.read(slot);
+      const step = ALGORITHMS[spec.algorithm].step(this.#outstanding.size === 0 ? state : this.#capped(state, entry.index, hash, spec, now), now, spec, cost);
       entries[i] = entry;
       hashes[i] = hash;
       slots[i] = slot;
@@ -111,6 +114,57 @@ export class MemoryStore implements LimitStore {
     }
     if (!holdsSlot) return { allowed, steps };
     return { allowed, steps, release: this.#releaser(check, hashes, steps) };
+  }
+
+  /**
+   * Takes `units` from every limit of `check` at once, for a worker to spend
+   * locally (cluster/grants.ts): a check of that cost whose units stay
+   * counted as held out, so the limit refills to at most capacity minus them
+   * until `unhold`. Only checks whose limits are all enforced buckets (see
+   * `holdable`); the outcome of taking them, nothing taken when refused.
+   */
+  hold(check: LimitCheck, units: number): LimitOutcome {
+    if (!holdable(check.limits) || !(units > 0)) return { allowed: false, steps: check.limits.map(() => NOTHING_HELD) };
+    const outcome = this.check({ group: check.group, limits: check.limits, keys: check.keys, cost: units });
+    if (!outcome.allowed) return outcome;
+    check.limits.forEach((spec, i) => {
+      const key = outstandingKey(this.#entry(spec).index, keyHash(check.keys[i] as string, this.#seed));
+      this.#outstanding.set(key, (this.#outstanding.get(key) ?? 0) + units);
+    });
+    return outcome;
+  }
+
+  /** Ends a hold of `units` on `check`'s limits, giving `unspent` of them back (capped: never above what the limit would hold). */
+  unhold(check: LimitCheck, units: number, unspent: number): void {
+    const now = this.#clock();
+    check.limits.forEach((spec, i) => {
+      const entry = this.#entry(spec);
+      const hash = keyHash(check.keys[i] as string, this.#seed);
+      const key = outstandingKey(entry.index, hash);
+      const held = this.#outstanding.get(key);
+      if (held === undefined) return;
+      const after = Math.max(0, held - units);
+      if (after === 0) this.#outstanding.delete(key);
+      else this.#outstanding.set(key, after);
+      const algorithm = ALGORITHMS[spec.algorithm];
+      const { table } = entry;
+      const slot = table.find(hash);
+      const current = (algorithm.capHeld as NonNullable<typeof algorithm.capHeld>)(slot === -1 ? undefined : table.read(slot), now, spec, held);
+      const given = unspent > 0 ? (algorithm.credit as NonNullable<typeof algorithm.credit>)(current, spec, Math.min(units, unspent)) : current;
+      const next = (algorithm.capHeld as NonNullable<typeof algorithm.capHeld>)(given, now, spec, after);
+      if (slot !== -1) return table.write(slot, next);
+      table.insert(hash, next);
+      this.#held++;
+      const at = this.#idle === undefined ? Infinity : algorithm.idleAt(next, spec);
+      if (at !== Infinity) this.#idle?.push(at, entry.index, hash);
+    });
+  }
+
+  /** A state as its limit sees it with units held out of it (hold). */
+  #capped(state: readonly number[] | undefined, index: number, hash: number, spec: LimitSpec, now: number): readonly number[] | undefined {
+    const held = this.#outstanding.get(outstandingKey(index, hash));
+    const cap = ALGORITHMS[spec.algorithm].capHeld;
+    return held === undefined || cap === undefined ? state : cap(state, now, spec, held);
   }
 
   holds(check: LimitCheck): boolean {
@@ -147,6 +201,7 @@ export class MemoryStore implements LimitStore {
     this.#byIndex.length = 0;
     this.#idle = undefined;
     this.#held = 0;
+    this.#outstanding.clear();
   }
 
   /** One table per limit id and algorithm: a reload that changes a limit's algorithm changes the state's shape, so it starts afresh. */
@@ -242,6 +297,17 @@ export class MemoryStore implements LimitStore {
       reason: 'capacity',
     };
   }
+}
+
+const outstandingKey = (index: number, hash: number): string => `${index}:${hash}`;
+
+const NOTHING_HELD = { allowed: false, remaining: 0, resetMs: 0, retryAfterMs: 0 };
+
+/** Whether a check's units may be held out for a worker (MemoryStore.hold): every limit an enforced bucket, where nothing but time gives units back. */
+export function holdable(limits: readonly LimitSpec[]): boolean {
+  if (limits.length === 0) return false;
+  for (const spec of limits) if (spec.mode !== 'enforce' || ALGORITHMS[spec.algorithm].capHeld === undefined) return false;
+  return true;
 }
 
 const tableKey = (spec: LimitSpec): string => `${spec.id}\u0000${spec.algorithm}`;
