@@ -48,6 +48,8 @@ export function targetChecks(results: Results): string[] {
     ...PEER_CLAIMS.flatMap((c) => ratioLine(results, c)),
     ...cpuClaim(results, 'o', 'b', 10, '(o) 2 workers: CPU per request (primary + workers) at most 10 µs above (b), one process'),
     ...cpuClaim(results, 'p', 'c', 0, '(p) 2 workers, flood: CPU per request at most that of (c), one process'),
+    ...costLine(results, 't', 'b'),
+    ...costLine(results, 'o', 't'),
     ...ratioLine(results, { x: 'q', ref: 'b', threshold: 0.95, claim: '(q) >= 0.95 × (b) req/s: adaptive protection on (enforce) against off' }),
     ...costLine(results, 'q', 'b'),
     ...ratioLine(results, { x: 'r', ref: 'b', threshold: 0.95, claim: '(r) >= 0.95 × (b) req/s: tracing on (sample_ratio 0.01, OTLP export) against off' }),

@@ -96,6 +96,17 @@ export function runGateway(policy: BenchPolicy, name: string, redisKeyPrefix?: s
     .catch(fail);
 }
 
+/** (t)'s workers: the gateway of runGateway in a node:cluster worker, telling the primary its port; it exits with the primary. */
+export function runGatewayInWorker(policy: BenchPolicy, name: string): void {
+  const originPort = portArg(name);
+  const config = parseConfig(gatewayYaml(originPort, policy), '<bench>', {});
+  const logger = createLogger(process.env.BENCH_LOG_LEVEL ?? 'info', batchedLines(devNull()));
+  process.on('disconnect', () => process.exit(0));
+  buildGateway(config, { port: 0, host: '127.0.0.1', logger })
+    .then((gateway) => gateway.listen().then(() => process.send?.({ port: portOf(gateway.server.address()) })))
+    .catch(fail);
+}
+
 /**
  * (r): the gateway of (b) with `tracing:` on at `ratio`, exporting to the
  * bench's OTLP sink whose port is argv[3] (a process of the runner's, so its
