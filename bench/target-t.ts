@@ -21,7 +21,9 @@ else {
       if (typeof message.port !== 'number') return;
       ports.add(message.port);
       // node:cluster hands every worker listening on port 0 the same port.
-      if (++listening === 2) ports.size === 1 ? announce(message.port) : fail(new Error(`workers listen on ${[...ports].join(', ')}`));
+      if (++listening < 2) return;
+      if (ports.size !== 1) fail(new Error(`workers listen on ${[...ports].join(', ')}`));
+      announce(message.port);
     });
   }
 }
