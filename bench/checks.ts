@@ -50,6 +50,8 @@ export function targetChecks(results: Results): string[] {
     ...cpuClaim(results, 'p', 'c', 0, '(p) 2 workers, flood: CPU per request at most that of (c), one process'),
     ...costLine(results, 't', 'b'),
     ...costLine(results, 'o', 't'),
+    ...costLine(results, 'u', 'c'),
+    ...costLine(results, 'p', 'u'),
     ...ratioLine(results, { x: 'q', ref: 'b', threshold: 0.95, claim: '(q) >= 0.95 × (b) req/s: adaptive protection on (enforce) against off' }),
     ...costLine(results, 'q', 'b'),
     ...ratioLine(results, { x: 'r', ref: 'b', threshold: 0.95, claim: '(r) >= 0.95 × (b) req/s: tracing on (sample_ratio 0.01, OTLP export) against off' }),

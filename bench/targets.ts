@@ -96,8 +96,30 @@ export function runGateway(policy: BenchPolicy, name: string, redisKeyPrefix?: s
     .catch(fail);
 }
 
-/** (t)'s workers: the gateway of runGateway in a node:cluster worker, telling the primary its port; it exits with the primary. */
-export function runGatewayInWorker(policy: BenchPolicy, name: string): void {
+/**
+ * (t), (u): two independent gateways of runGateway (each its own memory
+ * store) in two node:cluster workers on one port; this script is the primary,
+ * which only forks them and announces the port they share.
+ */
+export function runIndependentGateways(policy: BenchPolicy, name: string): void {
+  if (cluster.isWorker) return runGatewayInWorker(policy, name);
+  cluster.setupPrimary({ stdio: ['ignore', openSync('/dev/null', 'w'), 'inherit', 'ipc'] });
+  const ports = new Set<number>();
+  let listening = 0;
+  for (let i = 0; i < 2; i++) {
+    cluster.fork().on('message', (message: { port?: number }) => {
+      if (typeof message.port !== 'number') return;
+      ports.add(message.port);
+      // node:cluster hands every worker listening on port 0 the same port.
+      if (++listening < 2) return;
+      if (ports.size !== 1) fail(new Error(`workers listen on ${[...ports].join(', ')}`));
+      announce(message.port);
+    });
+  }
+}
+
+/** A worker of runIndependentGateways: the gateway of runGateway, telling the primary its port; it exits with the primary. */
+function runGatewayInWorker(policy: BenchPolicy, name: string): void {
   const originPort = portArg(name);
   const config = parseConfig(gatewayYaml(originPort, policy), '<bench>', {});
   const logger = createLogger(process.env.BENCH_LOG_LEVEL ?? 'info', batchedLines(devNull()));
