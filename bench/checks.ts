@@ -37,6 +37,8 @@ export function targetChecks(results: Results): string[] {
     ...costLine(results, 'm', 'b'),
     ...ratioLine(results, flood('c')),
     ...bottleneckLine(results, 'c'),
+    ...costLine(results, 'c', 'v'),
+    ...ratioLine(results, { x: 'v', ref: 'a', threshold: 3, claim: '(v) >= 3 × (a) req/s: Node\'s own floor for the same 429 bytes, against the same bar (informational)' }),
     ...rssLines(results),
     ...ratioLine(results, { x: 'd', ref: 'b', threshold: 0.95, claim: '(d) >= 0.95 × (b) req/s: 100k keys against one' }),
     ...ratioLine(results, atLeast('e', 0.9)),

@@ -1,6 +1,6 @@
 /** Which targets exist, in the order each round runs them, and which ones BENCH_TARGETS selects. */
 
-export const ORDER = ['a', 'n', 'b', 'q', 'r', 's', 'm', 'l', 'k', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'o', 'p', 't', 'u'] as const;
+export const ORDER = ['a', 'n', 'b', 'q', 'r', 's', 'm', 'l', 'k', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'o', 'p', 't', 'u', 'v'] as const;
 export type TargetId = (typeof ORDER)[number];
 
 /** The traffic a target sees: one key under its limit, one key far over it, or 100k keys. */
@@ -36,6 +36,7 @@ export const TARGETS: Record<TargetId, TargetInfo> = {
   o: { label: '(o) gateway, 2 workers, pass-through', scenario: 'pass', kind: 'gateway', redis: false },
   p: { label: '(p) gateway, 2 workers, flood (429s)', scenario: 'flood', kind: 'gateway', redis: false },
   t: { label: '(t) control: 2 independent gateways, no shared limits', scenario: 'pass', kind: 'gateway', redis: false },
+  v: { label: '(v) floor: node:http answering (c)\'s 429 bytes', scenario: 'flood', kind: 'bare', redis: false },
   u: { label: '(u) control: 2 independent gateways, flood (429s)', scenario: 'flood', kind: 'gateway', redis: false },
   q: { label: '(q) gateway pass-through, adaptive enforce', scenario: 'pass', kind: 'gateway', redis: false },
   r: { label: '(r) gateway pass-through, tracing at 0.01', scenario: 'pass', kind: 'gateway', redis: false, otlp: true },
