@@ -58,6 +58,10 @@ const MAX_BATCH = 256;
  * the primary's deciding instant, so no clock skew between processes can
  * make it refuse past that instant.
  *
+ * A busy client far from its limit is admitted from grants (grants.ts,
+ * allowances.ts): units of its bucket the primary took out for this worker,
+ * spent here without a message until they run out or GRANT_MS has passed.
+ *
  * When the channel is gone (the primary died) every check, pending or new,
  * is refused as `store_unavailable`: nothing hangs, nothing is admitted
  * unlimited.
@@ -242,6 +246,10 @@ export class IpcStore implements LimitStore {
     if (waiter.asked) {
       this.#allowances.answered(waiter.signature, check, outcome, grant, now);
       if (grant !== undefined) this.#watchGrants();
+    } else if (grant !== undefined) {
+      // Not asked for (the primary grants only when asked): not spent, so not held out for nothing.
+      this.#allowances.giveBackWhole(grant);
+      this.#schedule();
     }
     // Only the limits' own refusals: a capacity or unavailable answer says nothing about when this request would pass.
     if (!outcome.allowed && !dry && outcome.reason === undefined) {

@@ -26,6 +26,10 @@ const interned = new WeakMap<LimitStore, Map<string, LimitSpec>>();
  * worker's checks on the one `store` every worker shares, so limits stay
  * exact across processes. Each request message gets one answer message.
  *
+ * A check that asks for a grant (grants.ts) and is allowed may come back with
+ * one: units taken out of its buckets for that worker to spend alone, held
+ * out of the refill until it gives back what it did not spend.
+ *
  * Concurrency slots handed out are kept here by lease id until the worker
  * releases them; `close()` (the worker died, or its channel closed, which
  * calls it too) gives back every slot it still held, so a crash loses none.
