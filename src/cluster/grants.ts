@@ -15,11 +15,15 @@ import type { LimitCheck, LimitOutcome, LimitStep, Clock } from '../limit/stores
  *   from before the primary decided), and the primary forgets a grant it was
  *   never given back FORGET_MS after deciding it, crediting nothing. A worker
  *   that dies loses its grants' unspent units the same way.
+ * - Units given back are credited on the limit's numbers in force then, and
+ *   only if they are the numbers the units were taken under (MemoryStore.unhold).
  * The price: while units are out, a request asked of the primary may be
  * refused although a worker still holds units of the same bucket (stricter,
- * never looser, by at most one grant per worker for at most GRANT_MS), and a
- * locally admitted request's remaining count is the one the primary gave
- * with the grant, less what this worker spent since.
+ * never looser: by at most one grant per worker and check signature, until
+ * the grant is given back, at most about 2 x GRANT_MS; a worker may keep
+ * answering such a refusal from its over-limit cache until the wait the
+ * primary gave), and a locally admitted request's remaining count is the one
+ * the primary gave with the grant, less what this worker spent since.
  *
  * Grants are only offered when the worker asks (a signature it has seen
  * allowed within GRANT_MS: a busy client) and when every limit has at least

@@ -137,6 +137,26 @@ test('a busy client is admitted from grants: few messages reach the primary, and
   assert.equal(peek.steps[0]!.remaining, 100_000 - allowed - 1, 'every unspent unit came back: the bucket holds exactly what was not admitted');
 });
 
+test('grants answered in one message are paired with the checks that asked, whatever their place in it', async (t) => {
+  const { connect, received } = primary(t);
+  const { client } = connect();
+  const p = spec('batch', { capacity: 10_000, rate: 1e-6 });
+  for (const key of ['k1', 'k2', 'k3']) assert.equal((await client.check(single(p, key))).allowed, true);
+  // One turn: a key never seen first (asks for nothing), then the three busy ones (each asks).
+  const first = await Promise.all(['new', 'k1', 'k2', 'k3'].map((key) => client.check(single(p, key))));
+  assert.deepEqual(first.map((o) => o.steps[0]!.remaining), [9_999, 9_998, 9_998, 9_998]);
+  const asked = received.length;
+  for (const key of ['k1', 'k2', 'k3']) {
+    const local = client.check(single(p, key));
+    assert.ok(!(local instanceof Promise), `${key}: answered from its grant, at once`);
+    assert.equal(local.steps[0]!.remaining, 9_997, `${key}: its own grant's count`);
+  }
+  const unseen = client.check(single(p, 'new'));
+  assert.ok(unseen instanceof Promise, 'the key that asked for nothing has no grant: the primary is asked');
+  assert.equal(received.length, asked, 'the grants answered the rest here');
+  assert.equal((await unseen).steps[0]!.remaining, 9_998);
+});
+
 test('a client near its limit gets no grant: decided request by request, exact across workers', async (t) => {
   const { connect, received } = primary(t);
   const a = connect().client;

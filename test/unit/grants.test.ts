@@ -71,6 +71,21 @@ for (const algorithm of ['token_bucket', 'gcra'] as const) {
   });
 }
 
+test('limits whose numbers changed while units were out (a reload, adaptive scaling) are refilled at the new numbers, and nothing is given back', () => {
+  const { store, advance } = clocked();
+  const before = spec('changed', { capacity: 1000, rate: 100 });
+  const after = spec('changed', { capacity: 1000, rate: 1 });
+  assert.equal(store.hold(single(before, 'k'), 100).allowed, true);
+  let drained = 0;
+  while (store.check(single(after, 'k')).allowed) drained++;
+  assert.equal(drained, 900, 'the rest of the bucket, under the new numbers');
+  advance(1100);
+  store.unhold(single(before, 'k'), 100, 100);
+  let admitted = 0;
+  for (let i = 0; i < 200; i++) if (store.check(single(after, 'k')).allowed) admitted++;
+  assert.equal(admitted, 1, '1.1 s at the new 1/s: one request, as one process would allow; not the old rate, not the units back');
+});
+
 test('a hold on several limits takes from each, and ends on each', () => {
   const { store } = clocked();
   const a = spec('multi-a', { capacity: 1000, rate: 1e-6 });

@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto';
 import type { MemoryStoreConfig } from '../../config/types.js';
-import type { LimitSpec, Step } from '../algorithms/types.js';
+import type { Algorithm, LimitSpec, Step } from '../algorithms/types.js';
 import { ALGORITHMS, STATE_WIDTH } from '../algorithms/index.js';
 import { release as releaseSlot } from '../algorithms/concurrency.js';
 import { enforcedAllow, monotonicClock, type CheckOptions, type Clock, type LimitCheck, type LimitOutcome, type LimitStore, type StoreHealth } from './store.js';
@@ -134,11 +134,22 @@ export class MemoryStore implements LimitStore {
     return outcome;
   }
 
-  /** Ends a hold of `units` on `check`'s limits, giving `unspent` of them back (capped: never above what the limit would hold). */
+  /**
+   * Ends a hold of `units` on `check`'s limits, giving `unspent` of them back
+   * (capped: never above what the limit would hold). The limit's numbers are
+   * the ones in force now (a reload, or adaptive protection scaling a client's
+   * limits, may have changed them while the units were out); when they are
+   * not the numbers the units were taken under, nothing is given back, since
+   * what those units are worth now is unknown (stricter, never looser). A
+   * state the sweeper forgot meanwhile is written again, even at the cap:
+   * without it the limit would forget the units still held out of it, and
+   * there are at most as many as grants outstanding.
+   */
   unhold(check: LimitCheck, units: number, unspent: number): void {
     const now = this.#clock();
-    check.limits.forEach((spec, i) => {
-      const entry = this.#entry(spec);
+    check.limits.forEach((taken, i) => {
+      const entry = this.#tables.get(tableKey(taken));
+      if (entry === undefined) return;
       const hash = keyHash(check.keys[i] as string, this.#seed);
       const key = outstandingKey(entry.index, hash);
       const held = this.#outstanding.get(key);
@@ -146,12 +157,15 @@ export class MemoryStore implements LimitStore {
       const after = Math.max(0, held - units);
       if (after === 0) this.#outstanding.delete(key);
       else this.#outstanding.set(key, after);
+      const spec = entry.spec;
       const algorithm = ALGORITHMS[spec.algorithm];
+      const capHeld = algorithm.capHeld as NonNullable<Algorithm['capHeld']>;
+      const credit = algorithm.credit as NonNullable<Algorithm['credit']>;
+      const given = sameNumbers(spec, taken) ? Math.min(units, unspent) : 0;
       const { table } = entry;
       const slot = table.find(hash);
-      const current = (algorithm.capHeld as NonNullable<typeof algorithm.capHeld>)(slot === -1 ? undefined : table.read(slot), now, spec, held);
-      const given = unspent > 0 ? (algorithm.credit as NonNullable<typeof algorithm.credit>)(current, spec, Math.min(units, unspent)) : current;
-      const next = (algorithm.capHeld as NonNullable<typeof algorithm.capHeld>)(given, now, spec, after);
+      const current = capHeld(slot === -1 ? undefined : table.read(slot), now, spec, held);
+      const next = capHeld(given > 0 ? credit(current, spec, given) : current, now, spec, after);
       if (slot !== -1) return table.write(slot, next);
       table.insert(hash, next);
       this.#held++;
