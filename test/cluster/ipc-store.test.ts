@@ -214,6 +214,21 @@ test('a worker whose port closes (it exited) gives back its slots without an exp
   assert.equal((await other.check(single(p, 'k'))).allowed, true);
 });
 
+test('a worker that exits holding a grant loses its units at once: the bucket is no longer held below its burst', async (t) => {
+  const { store, connect, advance } = primary(t);
+  const dying = connect();
+  const p = spec('dies', { capacity: 1000, rate: 1000 });
+  assert.equal((await dying.client.check(single(p, 'k'))).allowed, true);
+  assert.equal((await dying.client.check(single(p, 'k'))).allowed, true);
+  const local = dying.client.check(single(p, 'k'));
+  assert.ok(!(local instanceof Promise), 'a grant is held');
+  dying.port.close();
+  await Promise.all([once(dying.port, 'close'), once(dying.workerPort, 'close')]);
+  advance(5_000);
+  // Read before the grant book's own timer could forget it: only the channel's close can have ended the grant.
+  assert.equal(store.check(single(p, 'k'), { dryRun: true }).steps[0]!.remaining, 999, 'refilled to the whole burst');
+});
+
 test('a dry run decides without storing anything, and holds() reports stored state', async (t) => {
   const { store, connect } = primary(t);
   const { client } = connect();
