@@ -41,7 +41,7 @@ interface Run {
 }
 
 /** Which cores each side gets: the gateway the lower half, origins and load the upper half split in two. */
-export function layout(cores: number): { counts: number[]; origins: number[]; load: number[] } {
+function layout(cores: number): { counts: number[]; origins: number[]; load: number[] } {
   const half = Math.max(1, Math.floor(cores / 2));
   const upper = Array.from({ length: Math.max(1, cores - half) }, (_, i) => Math.min(cores - 1, half + i));
   const originCount = Math.max(1, Math.floor(upper.length / 2));
