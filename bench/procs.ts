@@ -1,6 +1,7 @@
 /** Child-process bookkeeping for the runner: CPU pinning, start-until-ready, RSS, kill everything. */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 
 export interface Started {
@@ -141,4 +142,16 @@ function childPids(pid: number): number[] {
   } catch {
     return []; // gone meanwhile
   }
+}
+
+/** A port free on 127.0.0.1 right now (a child told to listen on it may still lose a race for it). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      probe.close(() => (address !== null && typeof address === 'object' ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
 }

@@ -4,9 +4,8 @@
  * whose keys and load are not the bench's.
  */
 import { execFileSync } from 'node:child_process';
-import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
-import { launch, type Started } from './procs.js';
+import { freePort, launch, type Started } from './procs.js';
 
 export async function startRedis(cpu: number | undefined): Promise<Started> {
   const port = await freePort();
@@ -41,17 +40,6 @@ async function withClient<T>(port: number, use: (redis: Redis) => Promise<T>): P
   } finally {
     redis.disconnect();
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() => (address !== null && typeof address === 'object' ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 function hasSetpriv(): boolean {

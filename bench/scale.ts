@@ -16,12 +16,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, openSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { intEnv } from './env.js';
-import { canPin, killAll, start, stop, treeCpuSeconds, type Started } from './procs.js';
+import { canPin, freePort, killAll, start, stop, treeCpuSeconds, type Started } from './procs.js';
 import { f0, f2, ratioVerdict, show, spread } from './stats.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -147,18 +146,6 @@ async function ready(port: number, gateway: ChildProcess): Promise<void> {
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error('the gateway was not ready within 30 s');
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolvePort(port));
-    });
-  });
 }
 
 function render(cores: number, counts: number[], skipped: number[], squeezed: number[], results: Map<number, Run[]>): string {

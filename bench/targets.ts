@@ -89,11 +89,16 @@ export function runGateway(policy: BenchPolicy, name: string, redisKeyPrefix?: s
   const store: BenchStore = redisKeyPrefix === undefined
     ? { type: 'memory' }
     : { type: 'redis', port: portArg(name, 3), keyPrefix: redisKeyPrefix };
-  const config = parseConfig(gatewayYaml(originPort, policy, store, adaptive), '<bench>', {});
+  listenGateway(gatewayYaml(originPort, policy, store, adaptive)).then(announce).catch(fail);
+}
+
+/** The gateway of a bench config, logging at info to /dev/null, listening on a free port: resolves to that port. */
+async function listenGateway(yaml: string): Promise<number> {
+  const config = parseConfig(yaml, '<bench>', {});
   const logger = createLogger(process.env.BENCH_LOG_LEVEL ?? 'info', batchedLines(devNull()));
-  buildGateway(config, { port: 0, host: '127.0.0.1', logger })
-    .then((gateway) => gateway.listen().then(() => announce(portOf(gateway.server.address()))))
-    .catch(fail);
+  const gateway = await buildGateway(config, { port: 0, host: '127.0.0.1', logger });
+  await gateway.listen();
+  return portOf(gateway.server.address());
 }
 
 /**
@@ -121,12 +126,8 @@ export function runIndependentGateways(policy: BenchPolicy, name: string): void 
 /** A worker of runIndependentGateways: the gateway of runGateway, telling the primary its port; it exits with the primary. */
 function runGatewayInWorker(policy: BenchPolicy, name: string): void {
   const originPort = portArg(name);
-  const config = parseConfig(gatewayYaml(originPort, policy), '<bench>', {});
-  const logger = createLogger(process.env.BENCH_LOG_LEVEL ?? 'info', batchedLines(devNull()));
   process.on('disconnect', () => process.exit(0));
-  buildGateway(config, { port: 0, host: '127.0.0.1', logger })
-    .then((gateway) => gateway.listen().then(() => process.send?.({ port: portOf(gateway.server.address()) })))
-    .catch(fail);
+  listenGateway(gatewayYaml(originPort, policy)).then((port) => process.send?.({ port })).catch(fail);
 }
 
 /**
